@@ -1,0 +1,184 @@
+package probe
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/steward-rehab/steward/internal/wfdb"
+)
+
+// Real files come from the shared data folder beside the repository; each
+// test says which dataset it reads.
+const data = "../../../shared/data"
+
+func probeFile(t *testing.T, path, format string, opts Options) (Measured, error) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p := For(format, opts)
+	// Small writes exercise lines and headers split across calls.
+	buf := make([]byte, 777)
+	if _, err := io.CopyBuffer(struct{ io.Writer }{p}, f, buf); err != nil {
+		t.Fatal(err)
+	}
+	return p.Finish()
+}
+
+func TestTabularRealFiles(t *testing.T) {
+	cases := []struct {
+		name, path, format, unit string
+		rate                     float64
+		channels                 int
+	}{
+		{"gaitpdb walk, tabs, seconds", "physionet-gaitpdb/GaPt03_01.txt", "tsv", "s", 100, 18},
+		{"daphnet, spaces, milliseconds", "daphnet-fog/S03R02.txt", "txt", "ms", 64, 10},
+		{"bmclab, header and CRLF", "bmclab-bds-balance/BDS00157.txt", "tsv", "s", 100, 8},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := probeFile(t, filepath.Join(data, c.path), c.format, Options{TimeUnit: c.unit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(Compare(c.rate, c.channels, m)) != 0 {
+				t.Fatalf("measured %+v, want %v Hz and %d channels", m, c.rate, c.channels)
+			}
+		})
+	}
+}
+
+func TestTabularWrongRateNamesValues(t *testing.T) {
+	m, err := probeFile(t, filepath.Join(data, "physionet-gaitpdb/GaPt03_01.txt"), "tsv", Options{TimeUnit: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mm := Compare(200, 0, m)
+	if len(mm) != 1 || !strings.Contains(mm[0].Error(), "declared 200 Hz but the file has 100.") {
+		t.Fatalf("mismatches %v", mm)
+	}
+}
+
+func TestTabularBadRows(t *testing.T) {
+	cases := map[string]string{
+		"ragged row":     "0\t1\t2\n0.01\t1\n",
+		"text cell":      "0\t1\n0.01\tabc\n",
+		"time goes back": "0\t1\n0.01\t1\n0.005\t1\n",
+		"only header":    "time\tx\n",
+		"empty":          "",
+	}
+	for name, content := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := For("tsv", Options{TimeUnit: "s"})
+			p.Write([]byte(content))
+			if _, err := p.Finish(); err == nil {
+				t.Fatal("accepted")
+			} else {
+				t.Log(err)
+			}
+		})
+	}
+}
+
+func TestTabularMixedLineEndings(t *testing.T) {
+	p := For("csv", Options{TimeUnit: "s"})
+	p.Write([]byte("t,x\r\n0,1\r0.5,2\n1.0,3\r\n1.5,4"))
+	m, err := p.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Frames != 4 || m.SamplingRate != 2 || m.Channels != 1 {
+		t.Fatalf("%+v", m)
+	}
+}
+
+// wav builds a PCM WAV file in memory.
+func wav(rate uint32, channels uint16, frames int, declaredData uint32) []byte {
+	var b bytes.Buffer
+	dataLen := uint32(frames) * uint32(channels) * 2
+	if declaredData == 0 {
+		declaredData = dataLen
+	}
+	b.WriteString("RIFF")
+	binary.Write(&b, binary.LittleEndian, uint32(36+dataLen))
+	b.WriteString("WAVEfmt ")
+	for _, v := range []any{uint32(16), uint16(1), channels, rate, rate * uint32(channels) * 2, channels * 2, uint16(16)} {
+		binary.Write(&b, binary.LittleEndian, v)
+	}
+	b.WriteString("data")
+	binary.Write(&b, binary.LittleEndian, declaredData)
+	b.Write(make([]byte, dataLen))
+	return b.Bytes()
+}
+
+func TestWAV(t *testing.T) {
+	p := For("wav", Options{})
+	content := wav(16000, 1, 8000, 0)
+	for i := 0; i < len(content); i += 5 {
+		p.Write(content[i:min(i+5, len(content))])
+	}
+	m, err := p.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.SamplingRate != 16000 || m.Channels != 1 || m.Frames != 8000 || m.Duration != 0.5 {
+		t.Fatalf("%+v", m)
+	}
+	if mm := Compare(44100, 2, m); len(mm) != 2 {
+		t.Fatalf("mismatches %v", mm)
+	}
+}
+
+func TestWAVTruncated(t *testing.T) {
+	full := wav(16000, 1, 8000, 0)
+	for _, n := range []int{10, 30, len(full) - 100} {
+		p := For("wav", Options{})
+		p.Write(full[:n])
+		_, err := p.Finish()
+		if err == nil || !strings.Contains(err.Error(), "truncated") {
+			t.Errorf("cut at %d: %v, want a truncation error", n, err)
+		}
+	}
+	p := For("wav", Options{})
+	p.Write([]byte("not a wav file at all"))
+	if _, err := p.Finish(); err == nil {
+		t.Error("garbage accepted")
+	}
+}
+
+func TestWFDBArchive(t *testing.T) {
+	dir := filepath.Join(data, "physionet-gaitndd")
+	_, files, err := wfdb.RecordFiles(filepath.Join(dir, "park1.hea"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var archive bytes.Buffer
+	if err := wfdb.WriteArchive(&archive, dir, append(files, "park1.ts")); err != nil {
+		t.Fatal(err)
+	}
+	p := For("wfdb", Options{})
+	p.Write(archive.Bytes())
+	m, err := p.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.SamplingRate != 300 || m.Channels != 2 || m.Frames != 90000 {
+		t.Fatalf("%+v", m)
+	}
+
+	// A damaged signal byte breaks the checksum.
+	damaged := bytes.Clone(archive.Bytes())
+	damaged[1024+512+100] ^= 0x01
+	p = For("wfdb", Options{})
+	p.Write(damaged)
+	if _, err := p.Finish(); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Fatalf("damaged archive: %v", err)
+	}
+}

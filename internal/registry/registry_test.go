@@ -1,0 +1,160 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/steward-rehab/steward/internal/blobstore"
+	"github.com/steward-rehab/steward/internal/provenance"
+	"github.com/steward-rehab/steward/internal/release"
+)
+
+// clock is a settable test clock.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func newTestRegistry(t *testing.T) (*Registry, *clock) {
+	t.Helper()
+	c := &clock{t: time.Date(2025, 5, 1, 9, 0, 0, 0, time.UTC)}
+	r, err := Init(context.Background(), filepath.Join(t.TempDir(), "reg"), InitOptions{Options: Options{Now: c.now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, c
+}
+
+// wavBytes returns a mono 16-bit PCM WAV of the given length, with a tone
+// that depends on seed so that each file has its own digest.
+func wavBytes(rate uint32, frames int, seed byte) []byte {
+	var b bytes.Buffer
+	dataLen := uint32(frames * 2)
+	b.WriteString("RIFF")
+	binary.Write(&b, binary.LittleEndian, 36+dataLen)
+	b.WriteString("WAVEfmt ")
+	for _, v := range []any{uint32(16), uint16(1), uint16(1), rate, rate * 2, uint16(2), uint16(16)} {
+		binary.Write(&b, binary.LittleEndian, v)
+	}
+	b.WriteString("data")
+	binary.Write(&b, binary.LittleEndian, dataLen)
+	for i := 0; i < frames; i++ {
+		binary.Write(&b, binary.LittleEndian, int16((i*int(seed+1))%2000-1000))
+	}
+	return b.Bytes()
+}
+
+func voiceSample(participant string, content []byte, rate float64) SampleInput {
+	at := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)
+	return SampleInput{
+		Declaration: provenance.Declaration{
+			Path:        "v.wav",
+			Participant: participant,
+			Record: provenance.Record{
+				Modality: "voice", Format: "wav", SamplingRate: rate, Channels: 1,
+				CollectorID: "site-a/slp-2", Device: provenance.Device{Model: "H5", Firmware: "2.1"},
+				CapturedAt: &at, Protocol: "sustained-vowel", LabelSchemaVersion: "1", ConsentVersion: "v1",
+			},
+		},
+		Open:  func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(content)), nil },
+		Where: participant + ".wav",
+	}
+}
+
+func TestRegisterGrantReleaseVerify(t *testing.T) {
+	ctx := context.Background()
+	r, clk := newTestRegistry(t)
+
+	batch := &Batch{Samples: []SampleInput{
+		voiceSample("P017", wavBytes(16000, 16000, 1), 16000),
+		voiceSample("P018", wavBytes(16000, 8000, 2), 16000),
+	}}
+	rep, err := r.Register(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Samples) != 2 || rep.ParticipantsCreated != 2 {
+		t.Fatalf("report %+v", rep)
+	}
+
+	// Registering the same content again returns the original samples.
+	again, err := r.Register(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range again.Samples {
+		if !s.Duplicate || s.Sample != rep.Samples[i].Sample || s.EventIndex != rep.Samples[i].EventIndex {
+			t.Fatalf("second registration %+v, want duplicate of %+v", s, rep.Samples[i])
+		}
+	}
+
+	clk.advance(time.Hour)
+	if _, err := r.Grant(ctx, "P017", GrantInput{Document: "v1", Tiers: []string{"research", "commercial"}, Modalities: []string{"voice"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Grant(ctx, "P018", GrantInput{Document: "v1", Tiers: []string{"research"}, Modalities: []string{"voice"}}); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(time.Hour)
+
+	out := filepath.Join(t.TempDir(), "bundle")
+	res, err := r.BuildRelease(ctx, ReleaseSpec{Purpose: "commercial", Modalities: []string{"voice"}, Out: out, WithData: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Manifest.Samples) != 1 || res.Manifest.Samples[0].ID != rep.Samples[0].Sample {
+		t.Fatalf("manifest samples %+v", res.Manifest.Samples)
+	}
+	if res.Manifest.Selection.Excluded["use not granted"] != 1 {
+		t.Fatalf("selection %+v", res.Manifest.Selection)
+	}
+
+	vrep, err := release.Verify(out, r.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vrep.FilesChecked != 1 || !vrep.DataPresent {
+		t.Fatalf("verify report %+v", vrep)
+	}
+
+	if _, err := r.VerifyLog(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRegisterRejectsWholeBatch(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newTestRegistry(t)
+	good := voiceSample("P1", wavBytes(16000, 1000, 1), 16000)
+	wrongRate := voiceSample("P2", wavBytes(16000, 1000, 2), 44100)
+	truncated := voiceSample("P3", wavBytes(16000, 1000, 3)[:500], 16000)
+	_, err := r.Register(ctx, &Batch{Samples: []SampleInput{good, wrongRate, truncated}})
+	var be *BatchError
+	if !errors.As(err, &be) || len(be.Problems) != 2 {
+		t.Fatalf("err %v", err)
+	}
+	if !strings.Contains(err.Error(), "samplingRate: declared 44100 Hz but the file has 16000 Hz") || !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("err %v", err)
+	}
+	rep, err := r.VerifyLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Size != 1 {
+		t.Fatalf("log size %d after a rejected batch, want 1", rep.Size)
+	}
+	var objects []string
+	r.Blobs().List(ctx, "", func(o blobstore.Object) error { objects = append(objects, o.Key); return nil })
+	if len(objects) != 0 {
+		t.Fatalf("blobs left behind: %v", objects)
+	}
+}
+

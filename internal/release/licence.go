@@ -1,0 +1,64 @@
+package release
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Licence is licence.json: the terms under which a release may be used.
+type Licence struct {
+	Release        string        `json:"release"`
+	Licensor       string        `json:"licensor"`
+	Purpose        string        `json:"purpose"`
+	Modalities     []string      `json:"modalities"`
+	AllowedUses    []string      `json:"allowedUses"`
+	ProhibitedUses []string      `json:"prohibitedUses"`
+	Duties         []string      `json:"duties"`
+	Attribution    []Attribution `json:"attribution"`
+}
+
+var allowedUses = map[string][]string{
+	"research": {
+		"training, evaluating and publishing research models and findings",
+		"non-commercial scientific analysis",
+	},
+	"clinical": {
+		"developing and validating tools for the care of patients",
+		"clinical quality improvement",
+	},
+	"commercial": {
+		"training and evaluating models in commercial products and services",
+		"research and development by the licensee",
+	},
+}
+
+// NewLicence returns the terms of a release for its purpose.
+func NewLicence(m *Manifest) Licence {
+	return Licence{
+		Release:     m.Release,
+		Licensor:    m.Origin,
+		Purpose:     m.Purpose,
+		Modalities:  m.Modalities,
+		AllowedUses: allowedUses[m.Tier],
+		ProhibitedUses: []string{
+			"any use for a purpose other than " + m.Purpose,
+			"re-identifying or attempting to contact any participant",
+			"redistributing the raw recordings",
+		},
+		Duties: []string{
+			"attribute the sources listed under attribution",
+			"delete the samples named in any revocation notice for this release, and retrain models that used them",
+			"apply these terms to any derived dataset",
+		},
+		Attribution: m.Attribution,
+	}
+}
+
+// Encode returns licence.json's bytes.
+func (l Licence) Encode() ([]byte, error) {
+	raw, err := json.MarshalIndent(l, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode licence: %w", err)
+	}
+	return append(raw, '\n'), nil
+}

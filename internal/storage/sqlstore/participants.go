@@ -1,0 +1,110 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/steward-rehab/steward/internal/participant"
+	"github.com/steward-rehab/steward/internal/storage"
+)
+
+const participantColumns = "pseudonym, namespace, source_id, attributes, salt, registered_at, event_idx"
+
+func scanParticipant(s scanner) (storage.Participant, error) {
+	var p storage.Participant
+	var attrs, registeredAt string
+	if err := s.Scan(&p.Pseudonym, &p.Namespace, &p.SourceID, &attrs, &p.Salt, &registeredAt, &p.EventIndex); err != nil {
+		return p, err
+	}
+	if err := json.Unmarshal([]byte(attrs), &p.Attributes); err != nil {
+		return p, fmt.Errorf("participant %s attributes: %w", p.Pseudonym, err)
+	}
+	var err error
+	p.RegisteredAt, err = parseTime(registeredAt)
+	return p, err
+}
+
+func (t *tx) Participant(ctx context.Context, pseudonym string) (storage.Participant, error) {
+	row := t.queryRow(ctx, "SELECT "+participantColumns+" FROM participants WHERE pseudonym = ?", pseudonym)
+	p, err := scanParticipant(row)
+	return p, notFound(err, "participant "+pseudonym)
+}
+
+func (t *tx) ParticipantsBySource(ctx context.Context, ns, sourceID string) ([]storage.Participant, error) {
+	q := "SELECT " + participantColumns + " FROM participants WHERE source_id = ?"
+	args := []any{sourceID}
+	if ns != "" {
+		q += " AND namespace = ?"
+		args = append(args, ns)
+	}
+	rows, err := t.query(ctx, q+" ORDER BY namespace", args...)
+	if err != nil {
+		return nil, fmt.Errorf("find participant %s: %w", sourceID, err)
+	}
+	defer rows.Close()
+	var out []storage.Participant
+	for rows.Next() {
+		p, err := scanParticipant(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) Participants(ctx context.Context, fn func(storage.Participant) error) error {
+	rows, err := t.query(ctx, "SELECT "+participantColumns+" FROM participants ORDER BY pseudonym")
+	if err != nil {
+		return fmt.Errorf("list participants: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		p, err := scanParticipant(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (t *tx) DataKey(ctx context.Context, pseudonym string) ([]byte, error) {
+	var wrapped []byte
+	err := t.queryRow(ctx, "SELECT wrapped FROM data_keys WHERE participant = ?", pseudonym).Scan(&wrapped)
+	return wrapped, notFound(err, "data key of participant "+pseudonym)
+}
+
+func (t *tx) InsertParticipant(ctx context.Context, p storage.Participant, wrappedKey []byte) error {
+	attrs, err := json.Marshal(p.Attributes)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, "INSERT INTO participants ("+participantColumns+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+		p.Pseudonym, p.Namespace, p.SourceID, string(attrs), p.Salt, formatTime(p.RegisteredAt), p.EventIndex)
+	if err != nil {
+		return fmt.Errorf("insert participant %s: %w", p.Pseudonym, err)
+	}
+	if _, err := t.exec(ctx, "INSERT INTO data_keys (participant, wrapped) VALUES (?, ?)", p.Pseudonym, wrappedKey); err != nil {
+		return fmt.Errorf("insert data key of %s: %w", p.Pseudonym, err)
+	}
+	return nil
+}
+
+func (t *tx) UpdateAttributes(ctx context.Context, pseudonym string, attrs participant.Attributes, salt []byte) error {
+	raw, err := json.Marshal(attrs)
+	if err != nil {
+		return err
+	}
+	res, err := t.exec(ctx, "UPDATE participants SET attributes = ?, salt = ? WHERE pseudonym = ?", string(raw), salt, pseudonym)
+	if err != nil {
+		return fmt.Errorf("update participant %s: %w", pseudonym, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("update participant %s: %w", pseudonym, storage.ErrNotFound)
+	}
+	return nil
+}

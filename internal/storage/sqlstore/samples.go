@@ -1,0 +1,107 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/steward-rehab/steward/internal/storage"
+)
+
+const sampleColumns = "id, participant, digest, size, duration, provenance, external_id, source, blob_key, registered_at, event_idx"
+
+func scanSample(s scanner) (storage.Sample, error) {
+	var smp storage.Sample
+	var prov, source, registeredAt string
+	var external sql.NullString
+	if err := s.Scan(&smp.ID, &smp.Participant, &smp.Digest, &smp.Size, &smp.DurationSeconds, &prov, &external,
+		&source, &smp.BlobKey, &registeredAt, &smp.EventIndex); err != nil {
+		return smp, err
+	}
+	smp.ExternalID = external.String
+	if err := json.Unmarshal([]byte(prov), &smp.Provenance); err != nil {
+		return smp, fmt.Errorf("sample %s provenance: %w", smp.ID, err)
+	}
+	if err := json.Unmarshal([]byte(source), &smp.Source); err != nil {
+		return smp, fmt.Errorf("sample %s source: %w", smp.ID, err)
+	}
+	var err error
+	smp.RegisteredAt, err = parseTime(registeredAt)
+	return smp, err
+}
+
+func (t *tx) sampleWhere(ctx context.Context, what, cond string, arg any) (storage.Sample, error) {
+	row := t.queryRow(ctx, "SELECT "+sampleColumns+" FROM samples WHERE "+cond, arg)
+	s, err := scanSample(row)
+	return s, notFound(err, what)
+}
+
+func (t *tx) Sample(ctx context.Context, id string) (storage.Sample, error) {
+	return t.sampleWhere(ctx, "sample "+id, "id = ?", id)
+}
+
+func (t *tx) SampleByDigest(ctx context.Context, digest string) (storage.Sample, error) {
+	return t.sampleWhere(ctx, "sample with digest "+digest, "digest = ?", digest)
+}
+
+func (t *tx) SampleByExternalID(ctx context.Context, externalID string) (storage.Sample, error) {
+	return t.sampleWhere(ctx, "sample with id "+externalID, "external_id = ?", externalID)
+}
+
+func (t *tx) Samples(ctx context.Context, f storage.SampleFilter, fn func(storage.Sample) error) error {
+	var conds []string
+	var args []any
+	if len(f.Modalities) > 0 {
+		conds = append(conds, "modality IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.Modalities)), ", ")+")")
+		for _, m := range f.Modalities {
+			args = append(args, m)
+		}
+	}
+	if f.Participant != "" {
+		conds = append(conds, "participant = ?")
+		args = append(args, f.Participant)
+	}
+	q := "SELECT " + sampleColumns + " FROM samples"
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	rows, err := t.query(ctx, q+" ORDER BY id", args...)
+	if err != nil {
+		return fmt.Errorf("list samples: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		s, err := scanSample(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(s); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (t *tx) InsertSample(ctx context.Context, s storage.Sample) error {
+	prov, err := json.Marshal(s.Provenance)
+	if err != nil {
+		return err
+	}
+	source, err := json.Marshal(s.Source)
+	if err != nil {
+		return err
+	}
+	var external any
+	if s.ExternalID != "" {
+		external = s.ExternalID
+	}
+	_, err = t.exec(ctx, "INSERT INTO samples (id, participant, digest, size, duration, provenance, external_id, source, blob_key, registered_at, event_idx, modality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		s.ID, s.Participant, s.Digest, s.Size, s.DurationSeconds, string(prov), external, string(source), s.BlobKey,
+		formatTime(s.RegisteredAt), s.EventIndex, s.Provenance.Modality)
+	if err != nil {
+		return fmt.Errorf("insert sample %s: %w", s.ID, err)
+	}
+	return nil
+}

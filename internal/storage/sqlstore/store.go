@@ -1,0 +1,231 @@
+// Package sqlstore implements storage.Store over database/sql. One file per
+// engine (sqlite.go, postgres.go) supplies the driver, the SQL dialect, the
+// migrations and the error classification; the queries are shared.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/steward-rehab/steward/internal/storage"
+)
+
+// dialect is what differs between engines.
+type dialect struct {
+	name string
+	// rebind rewrites ? placeholders into the engine's form.
+	rebind func(query string) string
+	// lockLog selects the log size and locks the log head row.
+	lockLog string
+	// isConflict reports a unique or primary key violation.
+	isConflict func(error) bool
+	// isRetryable reports a serialization failure, deadlock or busy database
+	// after which the whole transaction can be run again.
+	isRetryable func(error) bool
+	goose       goose.Dialect
+	migrations  fs.FS
+	// serialWrites makes one process run one write transaction at a time,
+	// which SQLite needs to avoid busy waiting between its own connections.
+	serialWrites bool
+}
+
+// Store is a storage.Store on a SQL database.
+type Store struct {
+	db      *sql.DB
+	d       *dialect
+	writeMu sync.Mutex
+}
+
+var _ storage.Store = (*Store)(nil)
+
+const maxAttempts = 8
+
+// Update implements storage.Store.
+func (s *Store) Update(ctx context.Context, fn func(storage.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.update(ctx, fn)
+		if err == nil || !s.d.isRetryable(err) || attempt == maxAttempts {
+			return err
+		}
+		// Back off with jitter so that colliding writers spread out.
+		delay := time.Duration(attempt*attempt)*5*time.Millisecond + time.Duration(rand.IntN(5000))*time.Microsecond
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (s *Store) update(ctx context.Context, fn func(storage.Tx) error) (err error) {
+	if s.d.serialWrites {
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+	}
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err := fn(&tx{q: sqlTx, d: s.d}); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// View implements storage.Store.
+func (s *Store) View(ctx context.Context, fn func(storage.ReadTx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.view(ctx, fn)
+		if err == nil || !s.d.isRetryable(err) || attempt == maxAttempts {
+			return err
+		}
+		time.Sleep(time.Duration(attempt) * 10 * time.Millisecond)
+	}
+}
+
+func (s *Store) view(ctx context.Context, fn func(storage.ReadTx) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.d.name == "postgres" {
+		// One snapshot for the whole function.
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	sqlTx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin read transaction: %w", err)
+	}
+	defer sqlTx.Rollback()
+	return fn(&tx{q: sqlTx, d: s.d})
+}
+
+// Close implements storage.Store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB returns the underlying database handle, for backups and tests.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// tx implements storage.Tx on one database transaction.
+type tx struct {
+	q *sql.Tx
+	d *dialect
+}
+
+var _ storage.Tx = (*tx)(nil)
+
+func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := t.q.ExecContext(ctx, t.d.rebind(query), args...)
+	if err != nil && t.d.isConflict(err) {
+		return nil, fmt.Errorf("%w: %v", storage.ErrConflict, err)
+	}
+	return res, err
+}
+
+func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.q.QueryContext(ctx, t.d.rebind(query), args...)
+}
+
+func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.q.QueryRowContext(ctx, t.d.rebind(query), args...)
+}
+
+// notFound turns sql.ErrNoRows into storage.ErrNotFound naming what was missing.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, storage.ErrNotFound)
+	}
+	return err
+}
+
+// timeFormat is fixed-width so that stored times sort as text.
+const timeFormat = "2006-01-02T15:04:05.000000000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(timeFormat, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stored time %q: %w", s, err)
+	}
+	return t, nil
+}
+
+// rebindDollar rewrites ? placeholders as $1, $2, ... Queries in this
+// package never contain a literal question mark.
+func rebindDollar(query string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// migrate brings the schema to the newest version this binary knows.
+func migrate(ctx context.Context, db *sql.DB, d *dialect) error {
+	p, err := goose.NewProvider(d.goose, db, d.migrations, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("load %s migrations: %w", d.name, err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate %s schema: %w", d.name, err)
+	}
+	return nil
+}
+
+// checkVersion returns storage.ErrSchemaVersion unless the database schema is
+// exactly the newest version this binary knows.
+func checkVersion(ctx context.Context, db *sql.DB, d *dialect) error {
+	p, err := goose.NewProvider(d.goose, db, d.migrations, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("load %s migrations: %w", d.name, err)
+	}
+	current, target, err := p.GetVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("read %s schema version: %w", d.name, err)
+	}
+	switch {
+	case current < target:
+		return fmt.Errorf("%w: the database schema is version %d and this steward needs %d; run `steward migrate` to upgrade it",
+			storage.ErrSchemaVersion, current, target)
+	case current > target:
+		return fmt.Errorf("%w: the database schema is version %d, newer than the %d this steward knows; install the newer steward that wrote it",
+			storage.ErrSchemaVersion, current, target)
+	}
+	return nil
+}
+
+// SchemaVersions returns the database's schema version and the newest this
+// binary knows.
+func (s *Store) SchemaVersions(ctx context.Context) (current, target int64, err error) {
+	p, err := goose.NewProvider(s.d.goose, s.db, s.d.migrations, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return 0, 0, err
+	}
+	return p.GetVersions(ctx)
+}
+
+// Migrate brings the schema to the newest version this binary knows.
+func (s *Store) Migrate(ctx context.Context) error { return migrate(ctx, s.db, s.d) }

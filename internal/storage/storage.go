@@ -1,0 +1,234 @@
+// Package storage defines the contracts between the registry and the
+// engines that keep its state: the database that holds the log and the
+// tables projected from it (Store), the object store that holds encrypted
+// recordings (see package blobstore), and the key store of participants'
+// data keys (the DataKeys part of Tx).
+//
+// Every engine runs the conformance suite in storage/storagetest unchanged.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/transparency-dev/merkle/compact"
+
+	"github.com/steward-rehab/steward/internal/consent"
+	"github.com/steward-rehab/steward/internal/participant"
+	"github.com/steward-rehab/steward/internal/provenance"
+	"github.com/steward-rehab/steward/internal/tlog"
+)
+
+// Errors that every engine returns, wrapped, so callers test them with
+// errors.Is.
+var (
+	// ErrNotFound reports that a looked-up row does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict reports that an insert collided with a unique key, such as
+	// a second sample with the same digest.
+	ErrConflict = errors.New("conflict")
+	// ErrSchemaVersion reports that the database schema is older or newer than
+	// this binary. The message says which command to run.
+	ErrSchemaVersion = errors.New("schema version mismatch")
+)
+
+// Store is the registry database.
+//
+// Durability: when Update returns nil, everything its function wrote is
+// committed durably. When it returns an error, nothing was written.
+//
+// Concurrency: a Store is safe for concurrent use by many goroutines, and
+// several processes may open the same database. Log appends are sequenced:
+// transactions that append get gapless, unique indexes in commit order.
+type Store interface {
+	// Update runs fn in a read-write transaction and commits when fn returns
+	// nil. The engine retries fn on serialization failures and deadlocks, so
+	// fn may run more than once and must not have effects outside tx.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	// View runs fn in a read-only transaction that sees one consistent
+	// snapshot.
+	View(ctx context.Context, fn func(tx ReadTx) error) error
+	// Close releases the database.
+	Close() error
+}
+
+// ReadTx reads one consistent snapshot.
+type ReadTx interface {
+	LogReader
+	ParticipantReader
+	SampleReader
+	ConsentReader
+	ReleaseReader
+}
+
+// Tx reads and writes within one transaction.
+type Tx interface {
+	ReadTx
+	LogWriter
+	ParticipantWriter
+	SampleWriter
+	ConsentWriter
+	ReleaseWriter
+}
+
+// LogReader reads the Merkle log.
+type LogReader interface {
+	// LogSize returns the number of committed entries.
+	LogSize(ctx context.Context) (uint64, error)
+	// Entries calls fn for each entry with index in [from, to), in order,
+	// with the exact stored bytes. fn must not keep entry after it returns.
+	Entries(ctx context.Context, from, to uint64, fn func(index uint64, entry []byte) error) error
+	// EntriesAt calls fn for the entries at the given indexes, in increasing
+	// index order. A missing index is an error wrapping ErrNotFound.
+	EntriesAt(ctx context.Context, indexes []uint64, fn func(index uint64, entry []byte) error) error
+	// ReadNodes returns stored tree node hashes (see tlog.NodeReader).
+	ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error)
+	// Checkpoints calls fn for every stored checkpoint, oldest first.
+	Checkpoints(ctx context.Context, fn func(Checkpoint) error) error
+	// LatestCheckpoint returns the checkpoint with the largest size, or
+	// ErrNotFound when none has been signed.
+	LatestCheckpoint(ctx context.Context) (Checkpoint, error)
+}
+
+// LogWriter appends to the Merkle log.
+type LogWriter interface {
+	// LockLog takes the log's append lock for the rest of the transaction
+	// and returns the current size. Transactions that append are serialised
+	// by this lock; call it before reading state that decides what to append.
+	LockLog(ctx context.Context) (uint64, error)
+	// AppendEntries stores entries at indexes start, start+1, ... together
+	// with the tree nodes they complete, and advances the log size. start
+	// must equal the size LockLog returned plus the entries appended since.
+	AppendEntries(ctx context.Context, start uint64, entries [][]byte, nodes []tlog.Node) error
+	// PutCheckpoint stores a signed checkpoint. Storing one with the same
+	// size and note again is a no-op.
+	PutCheckpoint(ctx context.Context, cp Checkpoint) error
+}
+
+// Checkpoint is a signed checkpoint as stored.
+type Checkpoint struct {
+	Size     uint64
+	Root     []byte
+	Note     []byte
+	SignedAt time.Time
+}
+
+// Participant is the projection of a participant.
+type Participant struct {
+	Pseudonym string
+	// Namespace and SourceID are the participant's id in the source dataset,
+	// such as gaitpdb and GaPt03. They are direct identifiers: never logged.
+	Namespace  string
+	SourceID   string
+	Attributes participant.Attributes
+	// Salt makes the logged attributes digest unguessable.
+	Salt         []byte
+	RegisteredAt time.Time
+	EventIndex   uint64
+}
+
+// ParticipantReader looks participants up.
+type ParticipantReader interface {
+	// Participant returns the participant with the given pseudonym.
+	Participant(ctx context.Context, pseudonym string) (Participant, error)
+	// ParticipantsBySource returns the participants whose source id is
+	// sourceID, in any namespace, or in namespace ns when it is not empty.
+	ParticipantsBySource(ctx context.Context, ns, sourceID string) ([]Participant, error)
+	// Participants calls fn for every participant, ordered by pseudonym.
+	Participants(ctx context.Context, fn func(Participant) error) error
+	// DataKey returns the wrapped data key of a participant.
+	DataKey(ctx context.Context, pseudonym string) ([]byte, error)
+}
+
+// ParticipantWriter creates and updates participants.
+type ParticipantWriter interface {
+	// InsertParticipant creates a participant with its wrapped data key.
+	// It returns ErrConflict if the pseudonym or the (namespace, source id)
+	// pair exists.
+	InsertParticipant(ctx context.Context, p Participant, wrappedKey []byte) error
+	// UpdateAttributes replaces a participant's attributes and salt.
+	UpdateAttributes(ctx context.Context, pseudonym string, attrs participant.Attributes, salt []byte) error
+}
+
+// Sample is the projection of a registered sample.
+type Sample struct {
+	ID              string
+	Participant     string
+	Digest          string // sha256:<hex> of the plaintext content
+	Size            int64
+	DurationSeconds float64
+	Provenance      provenance.Record
+	// ExternalID is the collector's own id of the sample, if given.
+	ExternalID string
+	// Source describes where the file came from (dataset, file name,
+	// publisher checksum). It may contain direct identifiers: never logged.
+	Source       map[string]string
+	BlobKey      string
+	RegisteredAt time.Time
+	EventIndex   uint64
+}
+
+// SampleFilter selects samples.
+type SampleFilter struct {
+	Modalities  []string // empty: all
+	Participant string   // empty: all
+}
+
+// SampleReader looks samples up.
+type SampleReader interface {
+	Sample(ctx context.Context, id string) (Sample, error)
+	SampleByDigest(ctx context.Context, digest string) (Sample, error)
+	SampleByExternalID(ctx context.Context, externalID string) (Sample, error)
+	// Samples calls fn for the matching samples, ordered by id.
+	Samples(ctx context.Context, f SampleFilter, fn func(Sample) error) error
+}
+
+// SampleWriter registers samples.
+type SampleWriter interface {
+	// InsertSample returns ErrConflict if the id, the digest or the external
+	// id exists.
+	InsertSample(ctx context.Context, s Sample) error
+}
+
+// ConsentReader reads consent histories.
+type ConsentReader interface {
+	// ConsentRecords returns a participant's history in signing order, each
+	// record's Seq set to the index of its event.
+	ConsentRecords(ctx context.Context, pseudonym string) ([]consent.Record, error)
+	// AllConsentRecords calls fn once per participant that has any record,
+	// with that participant's history as ConsentRecords returns it.
+	AllConsentRecords(ctx context.Context, fn func(pseudonym string, records []consent.Record) error) error
+}
+
+// ConsentWriter appends to consent histories.
+type ConsentWriter interface {
+	InsertConsentRecord(ctx context.Context, r consent.Record, eventIndex uint64) error
+}
+
+// Release is the projection of a published release.
+type Release struct {
+	ID             string
+	Purpose        string
+	Modalities     []string
+	BuiltAt        time.Time
+	ManifestDigest string
+	SampleCount    int
+	EventIndex     uint64
+	// Documents holds the bundle files the manifest commits to (manifest,
+	// licence, datasheet), by file name, so the bundle can be exported again.
+	Documents map[string][]byte
+}
+
+// ReleaseReader reads releases.
+type ReleaseReader interface {
+	Release(ctx context.Context, id string) (Release, error)
+	Releases(ctx context.Context, fn func(Release) error) error
+	// ReleaseSamples calls fn with the id of every sample in a release.
+	ReleaseSamples(ctx context.Context, releaseID string, fn func(sampleID string) error) error
+}
+
+// ReleaseWriter records releases.
+type ReleaseWriter interface {
+	InsertRelease(ctx context.Context, r Release, sampleIDs []string) error
+}
