@@ -97,4 +97,3 @@ func (d *DataKey) Decrypt(src io.Reader) (io.Reader, error) {
 	}
 	return r, nil
 }
-

@@ -19,7 +19,7 @@ import (
 // clock is a settable test clock.
 type clock struct{ t time.Time }
 
-func (c *clock) now() time.Time { return c.t }
+func (c *clock) now() time.Time          { return c.t }
 func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func newTestRegistry(t *testing.T) (*Registry, *clock) {
@@ -157,4 +157,3 @@ func TestRegisterRejectsWholeBatch(t *testing.T) {
 		t.Fatalf("blobs left behind: %v", objects)
 	}
 }
-
