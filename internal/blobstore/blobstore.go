@@ -134,6 +134,16 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	return r, nil
 }
 
+// OpenRange returns a reader of length bytes of the object at key, starting
+// at offset.
+func (s *Store) OpenRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	r, err := s.bucket.NewRangeReader(ctx, key, offset, length, nil)
+	if err != nil {
+		return nil, s.wrap(err, "open", key)
+	}
+	return r, nil
+}
+
 // Exists reports whether an object is at key.
 func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
 	ok, err := s.bucket.Exists(ctx, key)

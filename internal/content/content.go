@@ -5,6 +5,7 @@
 package content
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -31,27 +32,55 @@ func KeyFor(digest string) string {
 	return "sha256/" + h[:2] + "/" + h
 }
 
-// Staged is a recording stored under a staging key.
+// Staged is a recording read and checked, ready to be stored under its
+// content address. A large recording is already encrypted under a staging
+// key; a small one (up to one chunk) is held in memory and written only when
+// committed, so duplicates and rejected files never touch the store.
 type Staged struct {
+	// Key is the staging key of a large recording, empty for a small one.
 	Key      string
+	inline   []byte
 	Digest   string
 	Size     int64
 	Measured probe.Measured
 	// ProbeErr is what the prober found wrong, if anything. The caller
-	// decides whether to keep the upload.
+	// decides whether to keep the recording.
 	ProbeErr error
 }
 
 // chunkSize is the unit of the pipeline: large enough that per-chunk costs
-// vanish, small enough that two chunks per stage fit in cache-friendly memory.
+// vanish, small enough that the chunks in flight stay in cache.
 const chunkSize = 1 << 20
 
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 
-// Stage reads src to the end, hashing, probing (when prober is not nil) and
-// encrypting it to key under a new staging key. On error nothing is left in
-// the store.
+// Stage reads src to the end, hashing and probing it (when prober is not
+// nil). A recording larger than one chunk is encrypted to key under a new
+// staging key as it streams past. On error nothing is left in the store.
 func Stage(ctx context.Context, blobs *blobstore.Store, key *keyring.DataKey, src io.Reader, prober probe.Prober) (*Staged, error) {
+	buf := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(buf)
+	n, err := io.ReadFull(src, *buf)
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return stageSmall(bytes.Clone((*buf)[:n]), prober), nil
+	case err != nil:
+		return nil, fmt.Errorf("read recording: %w", err)
+	}
+	return stageLarge(ctx, blobs, key, io.MultiReader(bytes.NewReader((*buf)[:n]), src), prober)
+}
+
+func stageSmall(data []byte, prober probe.Prober) *Staged {
+	sum := sha256.Sum256(data)
+	st := &Staged{inline: data, Size: int64(len(data)), Digest: "sha256:" + hex.EncodeToString(sum[:])}
+	if prober != nil {
+		prober.Write(data)
+		st.Measured, st.ProbeErr = prober.Finish()
+	}
+	return st
+}
+
+func stageLarge(ctx context.Context, blobs *blobstore.Store, key *keyring.DataKey, src io.Reader, prober probe.Prober) (*Staged, error) {
 	st := &Staged{Key: StagingPrefix + ident.New("")}
 	w, err := blobs.NewWriter(ctx, st.Key)
 	if err != nil {
@@ -63,8 +92,7 @@ func Stage(ctx context.Context, blobs *blobstore.Store, key *keyring.DataKey, sr
 		return nil, err
 	}
 	h := sha256.New()
-	var sinks []io.Writer
-	sinks = append(sinks, h)
+	sinks := []io.Writer{h}
 	if prober != nil {
 		sinks = append(sinks, prober)
 	}
@@ -86,6 +114,41 @@ func Stage(ctx context.Context, blobs *blobstore.Store, key *keyring.DataKey, sr
 		st.Measured, st.ProbeErr = prober.Finish()
 	}
 	return st, nil
+}
+
+// Location is where an encrypted recording is stored: a whole object when
+// Length is 0, else Length bytes of a pack from Offset.
+type Location struct {
+	Key    string
+	Offset int64
+	Length int64
+}
+
+// Small reports whether the recording is held in memory, to be packed.
+func (s *Staged) Small() bool { return s.Key == "" && s.inline != nil }
+
+// Commit moves a large recording from its staging key to dst.
+func (s *Staged) Commit(ctx context.Context, blobs *blobstore.Store, dst string) (Location, error) {
+	if s.Key == "" {
+		return Location{}, errors.New("commit of a small recording: add it to a pack")
+	}
+	if err := blobs.Move(ctx, dst, s.Key); err != nil {
+		return Location{}, err
+	}
+	s.Key = ""
+	return Location{Key: dst}, nil
+}
+
+// Discard deletes the staging object of a recording that will not be kept.
+func (s *Staged) Discard(ctx context.Context, blobs *blobstore.Store) error {
+	if s.Key == "" {
+		return nil
+	}
+	err := blobs.Delete(ctx, s.Key)
+	if err == nil {
+		s.Key = ""
+	}
+	return err
 }
 
 // pump copies src to both a and b. The two writers run in separate
@@ -160,9 +223,15 @@ func pump(src io.Reader, a, b io.Writer) (int64, error) {
 	return total, nil
 }
 
-// Open returns the decrypted content stored at blobKey.
-func Open(ctx context.Context, blobs *blobstore.Store, key *keyring.DataKey, blobKey string) (io.ReadCloser, error) {
-	rc, err := blobs.Open(ctx, blobKey)
+// Open returns the decrypted content stored at loc.
+func Open(ctx context.Context, blobs *blobstore.Store, key *keyring.DataKey, loc Location) (io.ReadCloser, error) {
+	var rc io.ReadCloser
+	var err error
+	if loc.Length > 0 {
+		rc, err = blobs.OpenRange(ctx, loc.Key, loc.Offset, loc.Length)
+	} else {
+		rc, err = blobs.Open(ctx, loc.Key)
+	}
 	if err != nil {
 		return nil, err
 	}

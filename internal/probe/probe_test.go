@@ -182,3 +182,16 @@ func TestWFDBArchive(t *testing.T) {
 		t.Fatalf("damaged archive: %v", err)
 	}
 }
+
+func TestNumericSyntax(t *testing.T) {
+	for _, ok := range []string{"0", "-1", "+2.5", ".5", "5.", "1e-7", "1.5E+10", "NaN", "nan"} {
+		if !numeric([]byte(ok)) {
+			t.Errorf("%q rejected", ok)
+		}
+	}
+	for _, bad := range []string{"", "-", ".", "1e", "e5", "1.2.3", "abc", "1,5", "0x10", "MISSING", "inf"} {
+		if numeric([]byte(bad)) {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 )
 
 // tabular checks a delimited numeric file line by line: every row has the
@@ -41,7 +40,7 @@ func (p *tabular) Write(b []byte) (int, error) {
 		p.partial = nil
 	}
 	for p.err == nil {
-		i := bytes.IndexAny(data, "\r\n")
+		i := lineEnd(data)
 		if i < 0 {
 			break
 		}
@@ -69,47 +68,101 @@ func (p *tabular) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func (p *tabular) split(s string) []string {
+// nextCell returns the cell at the start of line and the rest after its
+// separator. Cells are split on the separator, or on runs of spaces and
+// tabs when it is 0. ok is false when no cell is left.
+func (p *tabular) nextCell(line []byte) (cell, rest []byte, ok bool) {
 	if p.sep == 0 {
-		return strings.Fields(s)
+		i := 0
+		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+			i++
+		}
+		if i == len(line) {
+			return nil, nil, false
+		}
+		j := i
+		for j < len(line) && line[j] != ' ' && line[j] != '\t' {
+			j++
+		}
+		return line[i:j], line[j:], true
 	}
-	// Trailing separators are padding, as in files written by spreadsheets.
-	s = strings.TrimRight(s, string(p.sep)+" ")
-	return strings.Split(s, string(p.sep))
+	if line == nil {
+		return nil, nil, false
+	}
+	i := bytes.IndexByte(line, p.sep)
+	if i < 0 {
+		return bytes.TrimSpace(line), nil, true
+	}
+	return bytes.TrimSpace(line[:i]), line[i+1:], true
+}
+
+// trimLine drops surrounding space and, for delimited files, the trailing
+// separators that spreadsheets write as padding.
+func (p *tabular) trimLine(raw []byte) []byte {
+	line := bytes.TrimSpace(raw)
+	if p.sep != 0 {
+		for len(line) > 0 && (line[len(line)-1] == p.sep || line[len(line)-1] == ' ') {
+			line = line[:len(line)-1]
+		}
+	}
+	return line
+}
+
+func (p *tabular) countCells(line []byte) int {
+	n := 0
+	for rest := line; ; n++ {
+		var ok bool
+		if _, rest, ok = p.nextCell(rest); !ok {
+			return n
+		}
+	}
 }
 
 func (p *tabular) row(raw []byte) {
 	p.line++
-	s := strings.TrimSpace(string(raw))
-	if s == "" {
+	line := p.trimLine(raw)
+	if len(line) == 0 {
 		return
 	}
-	cells := p.split(s)
-	if p.columns == 0 && p.rows == 0 && !p.header && !numeric(strings.TrimSpace(cells[0])) {
-		p.header = true
-		p.columns = len(cells)
-		return
-	}
-	if p.columns == 0 {
-		p.columns = len(cells)
-	} else if len(cells) != p.columns {
-		p.err = fmt.Errorf("line %d has %d columns, earlier rows have %d", p.line, len(cells), p.columns)
-		return
-	}
-	for i, c := range cells {
-		c = strings.TrimSpace(c)
-		if !numeric(c) {
-			p.err = fmt.Errorf("line %d column %d: value %q is not a number", p.line, i+1, c)
+	if p.columns == 0 && p.rows == 0 && !p.header {
+		if first, _, _ := p.nextCell(line); !numeric(first) {
+			p.header = true
+			p.columns = p.countCells(line)
 			return
 		}
 	}
-	p.rows++
-	if p.timeUnit == "" {
+	var timeCell []byte
+	n := 0
+	for rest := line; ; n++ {
+		cell, next, ok := p.nextCell(rest)
+		if !ok {
+			break
+		}
+		if !numeric(cell) {
+			p.err = fmt.Errorf("line %d column %d: value %q is not a number", p.line, n+1, cell)
+			return
+		}
+		if n == 0 {
+			timeCell = cell
+		}
+		rest = next
+	}
+	if p.columns == 0 {
+		p.columns = n
+	} else if n != p.columns {
+		p.err = fmt.Errorf("line %d has %d columns, earlier rows have %d", p.line, n, p.columns)
 		return
 	}
-	t, _ := strconv.ParseFloat(strings.TrimSpace(cells[0]), 64)
-	if math.IsNaN(t) {
-		p.err = fmt.Errorf("line %d: time value is NaN", p.line)
+	p.rows++
+	if p.timeUnit != "" {
+		p.addTime(timeCell)
+	}
+}
+
+func (p *tabular) addTime(cell []byte) {
+	t, err := strconv.ParseFloat(string(cell), 64)
+	if err != nil || math.IsNaN(t) {
+		p.err = fmt.Errorf("line %d: time value %q is not a number", p.line, cell)
 		return
 	}
 	if p.rows == 1 {
@@ -121,12 +174,45 @@ func (p *tabular) row(raw []byte) {
 	p.last = t
 }
 
-func numeric(s string) bool {
-	if strings.EqualFold(s, "nan") {
+// numeric reports whether a cell is a decimal number in the forms tables
+// use (sign, digits, point, exponent), or NaN for a missing value. It checks
+// the syntax only, which is all the probe needs and much cheaper than
+// parsing every cell.
+func numeric(b []byte) bool {
+	if len(b) == 3 && (b[0]|0x20) == 'n' && (b[1]|0x20) == 'a' && (b[2]|0x20) == 'n' {
 		return true
 	}
-	_, err := strconv.ParseFloat(s, 64)
-	return err == nil
+	i := 0
+	if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		i++
+	}
+	digits := 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		digits++
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		exp := 0
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			exp++
+		}
+		if exp == 0 {
+			return false
+		}
+	}
+	return i == len(b)
 }
 
 func (p *tabular) Finish() (Measured, error) {
@@ -156,4 +242,14 @@ func (p *tabular) Finish() (Measured, error) {
 	m.SamplingRate = 1 / interval
 	m.Duration = (p.last - p.first) * scale
 	return m, nil
+}
+
+// lineEnd returns the index of the first CR or LF in data, or -1.
+func lineEnd(data []byte) int {
+	for i, c := range data {
+		if c == '\n' || c == '\r' {
+			return i
+		}
+	}
+	return -1
 }

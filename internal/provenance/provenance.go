@@ -110,19 +110,7 @@ func (e *ValidationError) Error() string {
 // ValidateJSON checks raw declaration JSON against the sample schema and
 // decodes it. The error is a *ValidationError naming each offending field.
 func ValidateJSON(raw []byte) (Declaration, error) {
-	sch, err := sampleSchema()
-	if err != nil {
-		return Declaration{}, err
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		return Declaration{}, fmt.Errorf("invalid JSON: %w", err)
-	}
-	if err := sch.Validate(doc); err != nil {
-		var ve *jsonschema.ValidationError
-		if errors.As(err, &ve) {
-			return Declaration{}, &ValidationError{Problems: flatten(ve)}
-		}
+	if err := validateRaw(raw); err != nil {
 		return Declaration{}, err
 	}
 	var d Declaration
@@ -145,8 +133,26 @@ func Validate(d Declaration) error {
 	if err != nil {
 		return err
 	}
-	_, err = ValidateJSON(raw)
-	return err
+	return validateRaw(raw)
+}
+
+func validateRaw(raw []byte) error {
+	sch, err := sampleSchema()
+	if err != nil {
+		return err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("invalid JSON: %w", err)
+	}
+	if err := sch.Validate(doc); err != nil {
+		var ve *jsonschema.ValidationError
+		if errors.As(err, &ve) {
+			return &ValidationError{Problems: flatten(ve)}
+		}
+		return err
+	}
+	return nil
 }
 
 var printer = message.NewPrinter(language.English)

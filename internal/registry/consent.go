@@ -125,13 +125,7 @@ func (r *Registry) recordConsent(ctx context.Context, ref string, rec consent.Re
 		rec.Seq = idx
 		return w.tx.InsertConsentRecord(ctx, rec, idx)
 	})
-	if err != nil {
-		return rec, err
-	}
-	if _, err := r.Checkpoint(ctx); err != nil {
-		return rec, err
-	}
-	return rec, nil
+	return rec, err
 }
 
 // resolve finds an existing participant by pseudonym or source id.

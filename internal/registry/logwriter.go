@@ -22,9 +22,20 @@ type writer struct {
 }
 
 // update runs fn in a write transaction with the log locked, and stores the
-// events fn appended in the same transaction.
+// events fn appended in the same transaction together with a checkpoint of
+// the new size, so every change is covered by a signed checkpoint the moment
+// it commits.
 func (r *Registry) update(ctx context.Context, fn func(ctx context.Context, w *writer) error) error {
-	return r.store.Update(ctx, func(tx storage.Tx) error {
+	_, err := r.updateSigned(ctx, fn)
+	return err
+}
+
+// updateSigned is update returning the checkpoint it stored, or the zero
+// checkpoint when fn appended nothing.
+func (r *Registry) updateSigned(ctx context.Context, fn func(ctx context.Context, w *writer) error) (storage.Checkpoint, error) {
+	var cp storage.Checkpoint
+	err := r.store.Update(ctx, func(tx storage.Tx) error {
+		cp = storage.Checkpoint{}
 		size, err := tx.LockLog(ctx)
 		if err != nil {
 			return err
@@ -40,8 +51,21 @@ func (r *Registry) update(ctx context.Context, fn func(ctx context.Context, w *w
 		if len(w.entries) == 0 {
 			return nil
 		}
-		return tx.AppendEntries(ctx, w.start, w.entries, w.app.TakeNodes())
+		if err := tx.AppendEntries(ctx, w.start, w.entries, w.app.TakeNodes()); err != nil {
+			return err
+		}
+		root, err := w.app.Root()
+		if err != nil {
+			return err
+		}
+		note, err := r.signer.Sign(w.app.Size(), root)
+		if err != nil {
+			return err
+		}
+		cp = storage.Checkpoint{Size: w.app.Size(), Root: root, Note: note, SignedAt: r.now().UTC()}
+		return tx.PutCheckpoint(ctx, cp)
 	})
+	return cp, err
 }
 
 // append encodes an event stamped with the registry clock and returns the

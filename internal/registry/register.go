@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/steward-rehab/steward/internal/content"
 	"github.com/steward-rehab/steward/internal/event"
@@ -110,6 +111,7 @@ type plannedSample struct {
 	who       *plannedParticipant
 	staged    *content.Staged
 	duplicate *storage.Sample
+	loc       *content.Location
 }
 
 // Register registers a batch. Every declaration is validated and every file
@@ -140,42 +142,65 @@ func (r *Registry) register(ctx context.Context, b *Batch) (*RegisterReport, err
 	}
 
 	// Read, check and stage every file.
+	started := time.Now()
 	plans, problems := r.stageSamples(ctx, b, bySample)
+	staged := time.Now()
 	if len(problems) > 0 {
 		r.dropStaged(ctx, plans)
 		return nil, &BatchError{Problems: problems}
 	}
 
-	// Make the recordings durable under their final keys before the events
-	// that reference them can commit. A crash after this point leaves at most
-	// unreferenced blobs, which garbage collection removes.
-	if err := r.promote(ctx, plans); err != nil {
+	// Store the recordings under their final keys while the events are
+	// prepared, and make them durable before the events that reference them
+	// commit. A crash in between leaves at most unreferenced blobs, which
+	// garbage collection removes.
+	packs, err := r.placeRecordings(plans)
+	if err != nil {
 		r.dropStaged(ctx, plans)
 		return nil, err
 	}
+	stored := make(chan error, 1)
+	go func() { stored <- r.storeRecordings(ctx, packs, plans) }()
+	var storeErr error
+	var waited sync.Once
+	waitStored := func() error {
+		waited.Do(func() { storeErr = <-stored })
+		return storeErr
+	}
+	placed := time.Now()
 
 	rep := &RegisterReport{}
-	err := r.update(ctx, func(ctx context.Context, w *writer) error {
+	err = r.update(ctx, func(ctx context.Context, w *writer) error {
 		*rep = RegisterReport{}
-		return r.commitBatch(ctx, w, people, plans, rep)
+		if err := r.commitBatch(ctx, w, people, plans, rep); err != nil {
+			return err
+		}
+		return waitStored()
 	})
+	if err := waitStored(); err != nil {
+		r.dropStaged(ctx, plans)
+		return nil, err
+	}
 	if err != nil {
 		return nil, err
 	}
-	r.log.Info("registered batch", "samples", len(rep.Samples), "participants_created", rep.ParticipantsCreated)
-	if _, err := r.Checkpoint(ctx); err != nil {
-		return rep, err
-	}
+	r.log.Info("registered batch", "samples", len(rep.Samples), "participants_created", rep.ParticipantsCreated,
+		"stage", staged.Sub(started), "pack", placed.Sub(staged), "store_and_log", time.Since(placed))
 	return rep, nil
 }
 
 func validateBatch(b *Batch) []Problem {
 	var problems []Problem
+	invalid := make([]error, len(b.Samples))
+	forEach(len(b.Samples), stageWorkers, func(i int) error {
+		invalid[i] = provenance.Validate(b.Samples[i].Declaration)
+		return nil
+	})
 	seenIDs := map[string]string{}
 	for i := range b.Samples {
 		s := &b.Samples[i]
-		if err := provenance.Validate(s.Declaration); err != nil {
-			problems = append(problems, Problem{s.Where, err})
+		if invalid[i] != nil {
+			problems = append(problems, Problem{s.Where, invalid[i]})
 		}
 		if id := s.Declaration.ID; id != "" {
 			if first, dup := seenIDs[id]; dup {
@@ -371,22 +396,10 @@ const stageWorkers = 4
 func (r *Registry) stageSamples(ctx context.Context, b *Batch, bySample []*plannedParticipant) ([]*plannedSample, []Problem) {
 	plans := make([]*plannedSample, len(b.Samples))
 	errs := make([]error, len(b.Samples))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range stageWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				plans[i], errs[i] = r.stageOne(ctx, &b.Samples[i], bySample[i])
-			}
-		}()
-	}
-	for i := range b.Samples {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	forEach(len(b.Samples), stageWorkers, func(i int) error {
+		plans[i], errs[i] = r.stageOne(ctx, &b.Samples[i], bySample[i])
+		return nil
+	})
 
 	var problems []Problem
 	for i, err := range errs {
@@ -475,7 +488,7 @@ func (r *Registry) checkAgainstRegistry(ctx context.Context, plans []*plannedSam
 func (r *Registry) dropStaged(ctx context.Context, plans []*plannedSample) {
 	for _, p := range plans {
 		if p != nil && p.staged != nil {
-			if err := r.blobs.Delete(context.WithoutCancel(ctx), p.staged.Key); err != nil {
+			if err := p.staged.Discard(context.WithoutCancel(ctx), r.blobs); err != nil {
 				r.log.Warn("could not delete staged upload; garbage collection will", "key", p.staged.Key, "error", err)
 			}
 		}
@@ -485,27 +498,98 @@ func (r *Registry) dropStaged(ctx context.Context, plans []*plannedSample) {
 // blobKey is where a participant's recording with the given digest lives.
 // Keys are grouped by participant so that erasure can remove one prefix.
 func blobKey(pseudonym, digest string) string {
-	return "participants/" + pseudonym + "/" + content.KeyFor(digest)
+	return "participants/" + pseudonym + "/" + strings.TrimPrefix(digest, "sha256:")
 }
 
-// promote moves staged uploads to their content addresses and makes them
-// durable. Duplicates are dropped.
-func (r *Registry) promote(ctx context.Context, plans []*plannedSample) error {
-	for _, p := range plans {
-		if p.duplicate != nil {
-			if err := r.blobs.Delete(ctx, p.staged.Key); err != nil {
-				return err
-			}
-			p.staged.Key = ""
-			continue
+// placeRecordings decides where every new recording goes: small ones are
+// encrypted into packs, large ones to their content address. It writes
+// nothing.
+func (r *Registry) placeRecordings(plans []*plannedSample) ([]*content.Sealed, error) {
+	ciphertexts := make([][]byte, len(plans))
+	err := forEach(len(plans), stageWorkers, func(i int) error {
+		p := plans[i]
+		if p.duplicate != nil || !p.staged.Small() {
+			return nil
 		}
-		dst := blobKey(p.who.p.Pseudonym, p.staged.Digest)
-		if err := r.blobs.Move(ctx, dst, p.staged.Key); err != nil {
+		var err error
+		ciphertexts[i], err = p.staged.Encrypt(p.who.key)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var pack content.Pack
+	var sealed []*content.Sealed
+	for i, p := range plans {
+		switch {
+		case p.duplicate != nil:
+		case p.staged.Small():
+			p.loc = pack.Add(ciphertexts[i])
+			if pack.Len() >= content.MaxPackSize {
+				sealed = append(sealed, pack.Seal())
+			}
+		default:
+			p.loc = &content.Location{Key: blobKey(p.who.p.Pseudonym, p.staged.Digest)}
+		}
+	}
+	if s := pack.Seal(); s != nil {
+		sealed = append(sealed, s)
+	}
+	return sealed, nil
+}
+
+// storeRecordings writes the packs, moves large recordings from staging to
+// their content address, drops the staged copies of duplicates, and makes
+// it all durable.
+func (r *Registry) storeRecordings(ctx context.Context, packs []*content.Sealed, plans []*plannedSample) error {
+	for _, s := range packs {
+		if err := s.Write(ctx, r.blobs); err != nil {
 			return err
 		}
-		p.staged.Key = dst
+	}
+	err := forEach(len(plans), ioWorkers, func(i int) error {
+		p := plans[i]
+		switch {
+		case p.duplicate != nil:
+			return p.staged.Discard(ctx, r.blobs)
+		case p.staged.Small():
+			return nil
+		}
+		_, err := p.staged.Commit(ctx, r.blobs, p.loc.Key)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	return r.blobs.Sync(ctx)
+}
+
+// ioWorkers is how many large recordings are moved into place at once.
+// Renames and server-side copies wait on the device or the network, not the
+// CPU, so several in flight hide their latency.
+const ioWorkers = 8
+
+// forEach calls fn for 0..n-1 on the given number of goroutines and returns
+// every error joined.
+func forEach(n, workers int, fn func(i int) error) error {
+	errs := make([]error, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = fn(i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // sampleID derives a sample's id from its digest, so that the same content
@@ -587,7 +671,9 @@ func (r *Registry) commitSample(ctx context.Context, w *writer, p *plannedSample
 		Provenance:      d.Record,
 		ExternalID:      d.ID,
 		Source:          p.in.Source,
-		BlobKey:         p.staged.Key,
+		BlobKey:         p.loc.Key,
+		BlobOffset:      p.loc.Offset,
+		BlobLength:      p.loc.Length,
 		RegisteredAt:    r.now().UTC(),
 	}
 	if s.Source == nil {

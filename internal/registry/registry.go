@@ -161,18 +161,13 @@ func Init(ctx context.Context, dir string, opts InitOptions) (_ *Registry, err e
 // createLog writes the first event, which names the log and its key, and
 // signs the first checkpoint.
 func (r *Registry) createLog(ctx context.Context) error {
-	err := r.update(ctx, func(ctx context.Context, w *writer) error {
+	return r.update(ctx, func(ctx context.Context, w *writer) error {
 		if w.start != 0 {
 			return fmt.Errorf("the database already holds a log of %d entries: point --db at an empty database", w.start)
 		}
 		_, err := w.append(event.TypeLogCreated, event.LogCreated{Origin: r.signer.Origin(), VerifierKey: r.verifierKey})
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	_, err = r.Checkpoint(ctx)
-	return err
 }
 
 // Open opens the registry in dir.

@@ -60,7 +60,7 @@ func (r *Registry) BuildRelease(ctx context.Context, spec ReleaseSpec) (*Release
 	}
 
 	var res ReleaseResult
-	err = r.update(ctx, func(ctx context.Context, w *writer) error {
+	res.Checkpoint, err = r.updateSigned(ctx, func(ctx context.Context, w *writer) error {
 		m, sampleIDs, err := r.selectSamples(ctx, w.tx, spec.Purpose, tier, modalities)
 		if err != nil {
 			return err
@@ -76,10 +76,6 @@ func (r *Registry) BuildRelease(ctx context.Context, spec ReleaseSpec) (*Release
 		return nil, err
 	}
 	r.log.Info("release logged", "release", res.Release.ID, "samples", res.Release.SampleCount)
-
-	if res.Checkpoint, err = r.Checkpoint(ctx); err != nil {
-		return nil, err
-	}
 	if err := r.ExportRelease(ctx, res.Release.ID, spec.Out, spec.WithData); err != nil {
 		return &res, fmt.Errorf("release %s is logged, but writing its bundle failed (run `steward release export %s --out DIR` to write it again): %w",
 			res.Release.ID, res.Release.ID, err)
@@ -316,6 +312,6 @@ func (r *Registry) sampleOpener(ctx context.Context, tx storage.ReadTx) func(rel
 		if err != nil {
 			return nil, err
 		}
-		return content.Open(ctx, r.blobs, key, stored.BlobKey)
+		return content.Open(ctx, r.blobs, key, location(stored))
 	}
 }

@@ -164,7 +164,11 @@ type Sample struct {
 	// Source describes where the file came from (dataset, file name,
 	// publisher checksum). It may contain direct identifiers: never logged.
 	Source       map[string]string
+	// BlobKey, BlobOffset and BlobLength locate the encrypted recording: a
+	// whole object when BlobLength is 0, else a byte range of a pack.
 	BlobKey      string
+	BlobOffset   int64
+	BlobLength   int64
 	RegisteredAt time.Time
 	EventIndex   uint64
 }

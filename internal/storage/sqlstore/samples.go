@@ -10,14 +10,14 @@ import (
 	"github.com/steward-rehab/steward/internal/storage"
 )
 
-const sampleColumns = "id, participant, digest, size, duration, provenance, external_id, source, blob_key, registered_at, event_idx"
+const sampleColumns = "id, participant, digest, size, duration, provenance, external_id, source, blob_key, blob_offset, blob_length, registered_at, event_idx"
 
 func scanSample(s scanner) (storage.Sample, error) {
 	var smp storage.Sample
 	var prov, source, registeredAt string
 	var external sql.NullString
 	if err := s.Scan(&smp.ID, &smp.Participant, &smp.Digest, &smp.Size, &smp.DurationSeconds, &prov, &external,
-		&source, &smp.BlobKey, &registeredAt, &smp.EventIndex); err != nil {
+		&source, &smp.BlobKey, &smp.BlobOffset, &smp.BlobLength, &registeredAt, &smp.EventIndex); err != nil {
 		return smp, err
 	}
 	smp.ExternalID = external.String
@@ -97,9 +97,9 @@ func (t *tx) InsertSample(ctx context.Context, s storage.Sample) error {
 	if s.ExternalID != "" {
 		external = s.ExternalID
 	}
-	_, err = t.exec(ctx, "INSERT INTO samples (id, participant, digest, size, duration, provenance, external_id, source, blob_key, registered_at, event_idx, modality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err = t.exec(ctx, "INSERT INTO samples ("+sampleColumns+", modality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		s.ID, s.Participant, s.Digest, s.Size, s.DurationSeconds, string(prov), external, string(source), s.BlobKey,
-		formatTime(s.RegisteredAt), s.EventIndex, s.Provenance.Modality)
+		s.BlobOffset, s.BlobLength, formatTime(s.RegisteredAt), s.EventIndex, s.Provenance.Modality)
 	if err != nil {
 		return fmt.Errorf("insert sample %s: %w", s.ID, err)
 	}

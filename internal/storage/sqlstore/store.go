@@ -125,12 +125,35 @@ func (s *Store) DB() *sql.DB { return s.db }
 type tx struct {
 	q *sql.Tx
 	d *dialect
+	// stmts caches prepared statements for the transaction's lifetime: a
+	// batch runs the same few queries thousands of times, and preparing one
+	// costs more than running it. Committing or rolling back closes them.
+	stmts map[string]*sql.Stmt
+}
+
+func (t *tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := t.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := t.q.PrepareContext(ctx, t.d.rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	if t.stmts == nil {
+		t.stmts = map[string]*sql.Stmt{}
+	}
+	t.stmts[query] = st
+	return st, nil
 }
 
 var _ storage.Tx = (*tx)(nil)
 
 func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := t.q.ExecContext(ctx, t.d.rebind(query), args...)
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	res, err := st.ExecContext(ctx, args...)
 	if err != nil && t.d.isConflict(err) {
 		return nil, fmt.Errorf("%w: %v", storage.ErrConflict, err)
 	}
@@ -138,12 +161,26 @@ func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 }
 
 func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.q.QueryContext(ctx, t.d.rebind(query), args...)
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
 
-func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.q.QueryRowContext(ctx, t.d.rebind(query), args...)
+// queryRow runs a query expected to return at most one row.
+func (t *tx) queryRow(ctx context.Context, query string, args ...any) scanner {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
 }
+
+// errRow is a row whose Scan returns the error that prevented the query.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // notFound turns sql.ErrNoRows into storage.ErrNotFound naming what was missing.
 func notFound(err error, what string) error {

@@ -57,6 +57,8 @@ CREATE TABLE samples (
     external_id   TEXT UNIQUE,
     source        TEXT NOT NULL,
     blob_key      TEXT NOT NULL,
+    blob_offset   INTEGER NOT NULL,
+    blob_length   INTEGER NOT NULL,
     registered_at TEXT NOT NULL,
     event_idx     INTEGER NOT NULL
 );
