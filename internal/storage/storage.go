@@ -163,7 +163,7 @@ type Sample struct {
 	ExternalID string
 	// Source describes where the file came from (dataset, file name,
 	// publisher checksum). It may contain direct identifiers: never logged.
-	Source       map[string]string
+	Source map[string]string
 	// BlobKey, BlobOffset and BlobLength locate the encrypted recording: a
 	// whole object when BlobLength is 0, else a byte range of a pack.
 	BlobKey      string
