@@ -2,8 +2,9 @@
 // benchmarks use: a sustained vowel as 16-bit PCM WAV, a wrist or ankle IMU
 // stream and a pressure-insole walk as tab-separated tables. The signals are
 // deterministic functions of a seed, shaped like the real thing (a pulse
-// train through vowel formants, gait-cycle accelerations, heel-to-toe force
-// rolls), so every file has its own digest and passes the content checks.
+// train with energy at the formants of /a/, gait-cycle accelerations,
+// heel-to-toe force rolls) plus seeded noise, so every seed gives a file of
+// its own digest that passes the content checks.
 package synth
 
 import (
@@ -12,7 +13,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 )
+
+// noise returns a deterministic source of small measurement noise, so that
+// two seeds never give the same file.
+func noise(seed int) *rand.Rand {
+	return rand.New(rand.NewPCG(uint64(seed), 0x5354455741524400))
+}
 
 // Vowel writes a sustained /a/ of the given length as mono 16-bit PCM WAV.
 // The fundamental frequency varies with seed between 100 and 220 Hz.
@@ -31,6 +39,7 @@ func Vowel(w io.Writer, rate int, seconds float64, seed int) error {
 		}
 	}
 	f0 := 100 + float64(seed%12)*10
+	jitter := noise(seed)
 	formants := []struct{ freq, gain float64 }{{730, 1}, {1090, 0.5}, {2440, 0.25}}
 	var buf [2]byte
 	for i := 0; i < frames; i++ {
@@ -42,7 +51,7 @@ func Vowel(w io.Writer, rate int, seconds float64, seed int) error {
 			v += f.gain * pulse * math.Sin(2*math.Pi*f.freq*phase/f0)
 		}
 		env := math.Min(1, math.Min(t*20, (seconds-t)*20)) // 50 ms fade in and out
-		binary.LittleEndian.PutUint16(buf[:], uint16(int16(v*env*9000)))
+		binary.LittleEndian.PutUint16(buf[:], uint16(int16(v*env*9000+jitter.NormFloat64()*20)))
 		if _, err := bw.Write(buf[:]); err != nil {
 			return err
 		}
@@ -56,13 +65,15 @@ func IMU(w io.Writer, rate int, seconds float64, seed int) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintln(bw, "time_s\tacc_x_g\tacc_y_g\tacc_z_g\tgyro_x_dps\tgyro_y_dps\tgyro_z_dps")
 	cadence := 0.9 + float64(seed%5)*0.05 // strides per second
+	jitter := noise(seed)
 	n := int(float64(rate) * seconds)
 	for i := 0; i < n; i++ {
 		t := float64(i) / float64(rate)
 		p := 2 * math.Pi * cadence * t
+		e := func(scale float64) float64 { return jitter.NormFloat64() * scale }
 		fmt.Fprintf(bw, "%.4f\t%.4f\t%.4f\t%.4f\t%.3f\t%.3f\t%.3f\n", t,
-			0.3*math.Sin(p), 0.1*math.Sin(2*p+0.4), 1+0.4*math.Abs(math.Sin(p)),
-			40*math.Cos(p), 12*math.Sin(2*p), 5*math.Sin(p+float64(seed)))
+			0.3*math.Sin(p)+e(0.01), 0.1*math.Sin(2*p+0.4)+e(0.01), 1+0.4*math.Abs(math.Sin(p))+e(0.01),
+			40*math.Cos(p)+e(0.5), 12*math.Sin(2*p)+e(0.5), 5*math.Sin(p+float64(seed))+e(0.5))
 	}
 	return bw.Flush()
 }
@@ -74,6 +85,7 @@ func Insole(w io.Writer, rate int, seconds float64, seed int) error {
 	bw := bufio.NewWriter(w)
 	stride := 1.0 + float64(seed%7)*0.03
 	weight := 600 + float64(seed%11)*20
+	jitter := noise(seed)
 	n := int(float64(rate) * seconds)
 	for i := 0; i < n; i++ {
 		t := float64(i) / float64(rate)
@@ -88,7 +100,7 @@ func Insole(w io.Writer, rate int, seconds float64, seed int) error {
 				if stance {
 					// Load rolls from heel (sensor 1) to toe (sensor 8).
 					centre := float64(s) / 8 * 0.6
-					v = weight / 8 * math.Exp(-math.Pow((phase-centre)/0.12, 2))
+					v = weight/8*math.Exp(-math.Pow((phase-centre)/0.12, 2)) + math.Abs(jitter.NormFloat64())
 				}
 				cells[foot*8+s] = v
 				totals[foot] += v

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/steward-rehab/steward/internal/importer"
+)
+
+func newIngestCommand(g *globals) *cobra.Command {
+	var namespace string
+	cmd := &cobra.Command{
+		Use:   "ingest MANIFEST",
+		Short: "Register the recordings listed in a CSV or JSON Lines manifest",
+		Long: `Register one sample per manifest row. A JSON Lines row looks like:
+
+  {"path":"walks/w1.wav","participant":"P017","modality":"voice","format":"wav",
+   "samplingRate":16000,"collectorId":"site-a/slp-2","device":{"model":"H5","firmware":"2.1"},
+   "capturedAt":"2025-05-01T10:00:00Z","protocol":"sustained-vowel",
+   "labelSchemaVersion":"1","consentVersion":"v1"}
+
+CSV uses the same names as columns, with device.model style for nested
+fields. Paths are relative to the manifest and may not leave its folder. The
+schema is schemas/sample.schema.json. WAV headers, tabular sensor files and
+WFDB headers are checked against the declared sampling rate and channels.
+
+Every row is checked before anything is registered: one bad row rejects the
+whole manifest and leaves the registry unchanged. Content registered before
+returns the original sample.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			batch, rep, err := importer.Manifest(args[0], namespace)
+			if err != nil {
+				return err
+			}
+			return registerBatch(cmd, g, batch, rep)
+		},
+	}
+	cmd.Flags().StringVar(&namespace, "namespace", "", "namespace of the manifest's participant ids (default: find an existing participant anywhere, create new ones in \"manifest\")")
+	return cmd
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/steward-rehab/steward/internal/registry"
+	"github.com/steward-rehab/steward/internal/storage"
+)
+
+func newReleaseCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "release",
+		Short: "Build, export and list consent-checked dataset releases",
+	}
+	cmd.AddCommand(newReleaseBuildCommand(g), newReleaseExportCommand(g), newReleaseListCommand(g))
+	return cmd
+}
+
+func newReleaseBuildCommand(g *globals) *cobra.Command {
+	var spec registry.ReleaseSpec
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Build a release of every sample whose consent permits the purpose",
+		Long: `Build a release bundle in --out: manifest.json, licence.json, datasheet.md, a
+checkpoint signed at build time, every registration and consent event behind
+the included samples with its inclusion proof, and with --with-data the
+recordings under data/.
+
+Only samples whose participant's consent in force at build time permits the
+purpose for the sample's modality go in. Give the bundle and log.pub to the
+licensee; they check it with steward verify.`,
+		Example: `  steward release build --purpose commercial --modality pressure --out release-1 --with-data`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := g.open(cmd)
+			if err != nil {
+				return err
+			}
+			res, err := r.BuildRelease(cmd.Context(), spec)
+			if err != nil {
+				return err
+			}
+			m := res.Manifest
+			printf(cmd, "release %s: %d of %d samples for %s use of %s\n", m.Release, len(m.Samples), m.Selection.Considered,
+				m.Purpose, strings.Join(m.Modalities, ", "))
+			for _, reason := range sortedKeys(m.Selection.Excluded) {
+				printf(cmd, "  left out %d: %s\n", m.Selection.Excluded[reason], reason)
+			}
+			printf(cmd, "logged at index %d, checkpoint size %d\nbundle written to %s\n", res.Release.EventIndex, res.Checkpoint.Size, spec.Out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&spec.Purpose, "purpose", "", "purpose of use: research, clinical or commercial (required)")
+	f.StringSliceVar(&spec.Modalities, "modality", nil, "modalities to include, repeatable or comma-separated (default: all)")
+	f.StringVar(&spec.Out, "out", "", "folder to write the bundle to; it must not exist or be empty (required)")
+	f.BoolVar(&spec.WithData, "with-data", false, "include the decrypted recordings under data/")
+	_ = cmd.MarkFlagRequired("purpose")
+	_ = cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+func newReleaseExportCommand(g *globals) *cobra.Command {
+	var out string
+	var withData bool
+	cmd := &cobra.Command{
+		Use:   "export RELEASE",
+		Short: "Write the bundle of a logged release again, with proofs against the newest checkpoint",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := g.open(cmd)
+			if err != nil {
+				return err
+			}
+			if err := r.ExportRelease(cmd.Context(), args[0], out, withData); err != nil {
+				return err
+			}
+			printf(cmd, "bundle of %s written to %s\n", args[0], out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "folder to write the bundle to (required)")
+	cmd.Flags().BoolVar(&withData, "with-data", false, "include the decrypted recordings under data/")
+	_ = cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+func newReleaseListCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List logged releases",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := g.open(cmd)
+			if err != nil {
+				return err
+			}
+			return r.Store().View(cmd.Context(), func(tx storage.ReadTx) error {
+				return tx.Releases(cmd.Context(), func(rel storage.Release) error {
+					printf(cmd, "%s  %s  %-10s %-22s %d samples  log index %d\n", rel.ID, rel.BuiltAt.Format(time.RFC3339),
+						rel.Purpose, strings.Join(rel.Modalities, ","), rel.SampleCount, rel.EventIndex)
+					return nil
+				})
+			})
+		},
+	}
+}
