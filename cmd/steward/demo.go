@@ -265,10 +265,10 @@ func (d *demo) buildRelease(ctx context.Context, name string) (*registry.Release
 	if err != nil {
 		return nil, err
 	}
-	m := res.Manifest
-	d.say("release %s: %d of %d samples, bundle in %s", m.Release, len(m.Samples), m.Selection.Considered, name)
-	for _, reason := range sortedKeys(m.Selection.Excluded) {
-		d.say("left out %d: %s", m.Selection.Excluded[reason], reason)
+	sel := res.Trailer.Selection
+	d.say("release %s: %d of %d samples, bundle in %s", res.Release.ID, res.Release.SampleCount, sel.Considered, name)
+	for _, reason := range sortedKeys(sel.Excluded) {
+		d.say("left out %d: %s", sel.Excluded[reason], reason)
 	}
 	return res, nil
 }

@@ -43,11 +43,11 @@ licensee; they check it with steward verify.`,
 			if err != nil {
 				return err
 			}
-			m := res.Manifest
-			printf(cmd, "release %s: %d of %d samples for %s use of %s\n", m.Release, len(m.Samples), m.Selection.Considered,
-				m.Purpose, strings.Join(m.Modalities, ", "))
-			for _, reason := range sortedKeys(m.Selection.Excluded) {
-				printf(cmd, "  left out %d: %s\n", m.Selection.Excluded[reason], reason)
+			sel := res.Trailer.Selection
+			printf(cmd, "release %s: %d of %d samples for %s use of %s\n", res.Release.ID, res.Release.SampleCount, sel.Considered,
+				res.Header.Purpose, strings.Join(res.Header.Modalities, ", "))
+			for _, reason := range sortedKeys(sel.Excluded) {
+				printf(cmd, "  left out %d: %s\n", sel.Excluded[reason], reason)
 			}
 			printf(cmd, "logged at index %d, checkpoint size %d\nbundle written to %s\n", res.Release.EventIndex, res.Checkpoint.Size, spec.Out)
 			return nil

@@ -177,8 +177,8 @@ func BenchmarkVerifyRelease(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if len(res.Manifest.Samples) != samples {
-		b.Fatalf("release has %d samples, want %d", len(res.Manifest.Samples), samples)
+	if res.Release.SampleCount != samples {
+		b.Fatalf("release has %d samples, want %d", res.Release.SampleCount, samples)
 	}
 	b.ResetTimer()
 	for b.Loop() {

@@ -110,11 +110,11 @@ func TestRegisterGrantReleaseVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Manifest.Samples) != 1 || res.Manifest.Samples[0].ID != rep.Samples[0].Sample {
-		t.Fatalf("manifest samples %+v", res.Manifest.Samples)
+	if res.Release.SampleCount != 1 {
+		t.Fatalf("release of %d samples, want 1", res.Release.SampleCount)
 	}
-	if res.Manifest.Selection.Excluded["use not granted"] != 1 {
-		t.Fatalf("selection %+v", res.Manifest.Selection)
+	if res.Trailer.Selection.Excluded["use not granted"] != 1 {
+		t.Fatalf("selection %+v", res.Trailer.Selection)
 	}
 
 	vrep, err := release.Verify(out, r.VerifierKey())

@@ -1,10 +1,11 @@
 package registry
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sort"
 
@@ -30,9 +31,17 @@ type ReleaseSpec struct {
 // ReleaseResult describes a built release.
 type ReleaseResult struct {
 	Release    storage.Release
-	Manifest   *release.Manifest
+	Header     release.Header
+	Trailer    release.Trailer
+	Stats      *release.Stats
 	Checkpoint storage.Checkpoint
 }
+
+// ReleasePrefix is where the blob store keeps the documents of each release
+// (manifest, licence, datasheet), so that a bundle can be exported again.
+const ReleasePrefix = "releases/"
+
+func releaseDocumentKey(id, name string) string { return ReleasePrefix + id + "/" + name }
 
 // BuildRelease selects every sample whose participant's consent in force
 // now permits the purpose for the sample's modality, logs the release, and
@@ -58,83 +67,204 @@ func (r *Registry) BuildRelease(ctx context.Context, spec ReleaseSpec) (*Release
 	if spec.Out == "" {
 		return nil, fmt.Errorf("no output folder: pass --out DIR")
 	}
+	if entries, err := os.ReadDir(spec.Out); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("output folder %s exists and is not empty: choose a new --out folder", spec.Out)
+	}
 
-	var res ReleaseResult
-	res.Checkpoint, err = r.updateSigned(ctx, func(ctx context.Context, w *writer) error {
-		m, sampleIDs, err := r.selectSamples(ctx, w.tx, spec.Purpose, tier, modalities)
-		if err != nil {
-			return err
-		}
-		rel, err := r.logRelease(ctx, w, m, sampleIDs)
-		if err != nil {
-			return err
-		}
-		res.Release, res.Manifest = rel, m
-		return nil
+	var res *ReleaseResult
+	cp, err := r.updateSigned(ctx, func(ctx context.Context, w *writer) error {
+		var err error
+		res, err = r.logRelease(ctx, w, spec.Purpose, tier, modalities)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	res.Checkpoint = cp
 	r.log.Info("release logged", "release", res.Release.ID, "samples", res.Release.SampleCount)
+
 	if err := r.ExportRelease(ctx, res.Release.ID, spec.Out, spec.WithData); err != nil {
-		return &res, fmt.Errorf("release %s is logged, but writing its bundle failed (run `steward release export %s --out DIR` to write it again): %w",
+		return res, fmt.Errorf("release %s is logged, but writing its bundle failed (run `steward release export %s --out DIR` to write it again): %w",
 			res.Release.ID, res.Release.ID, err)
 	}
-	return &res, nil
+	return res, nil
 }
 
-// selectSamples decides every sample of the modalities and builds the
-// manifest, without its document digests.
-func (r *Registry) selectSamples(ctx context.Context, tx storage.Tx, purpose, tier string, modalities []string) (*release.Manifest, []string, error) {
-	builtAt := r.now().UTC()
-	histories := map[string][]consent.Record{}
-	if err := tx.AllConsentRecords(ctx, func(p string, recs []consent.Record) error {
-		histories[p] = recs
-		return nil
-	}); err != nil {
-		return nil, nil, err
-	}
-	people := map[string]participant.Attributes{}
-
-	m := &release.Manifest{
+// logRelease selects the samples, writes and stores the release documents,
+// and logs the release event that commits to the manifest.
+func (r *Registry) logRelease(ctx context.Context, w *writer, purpose, tier string, modalities []string) (*ReleaseResult, error) {
+	h := release.Header{
 		Release:    ident.New(ident.Release),
 		Origin:     r.Origin(),
 		Purpose:    purpose,
 		Tier:       tier,
 		Modalities: modalities,
-		BuiltAt:    builtAt,
-		Selection:  release.Selection{Excluded: map[string]int{}},
+		BuiltAt:    r.now().UTC(),
 	}
-	credits := map[string]*release.Attribution{}
-	var ids []string
-	err := tx.Samples(ctx, storage.SampleFilter{Modalities: modalities}, func(s storage.Sample) error {
-		m.Selection.Considered++
-		records := histories[s.Participant]
-		if reason := consent.Explain(records, tier, s.Provenance.Modality, builtAt); reason != "" {
-			m.Selection.Excluded[reason]++
-			return nil
+	tmp, err := os.CreateTemp("", "steward-manifest-*.json")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+
+	sel := &selector{r: r, tx: w.tx, h: h, mw: release.NewManifestWriter(tmp, h), stats: release.NewStats(),
+		credits: map[string]*release.Attribution{}, trailer: release.Trailer{Selection: release.Selection{Excluded: map[string]int{}}}}
+	if err := sel.run(ctx, modalities); err != nil {
+		return nil, err
+	}
+
+	// The licence and datasheet are rendered from the manifest's content,
+	// then their digests close the manifest.
+	t := sel.trailer
+	t.Attribution = sel.attribution()
+	licence, err := release.NewLicence(h, t.Attribution).Encode()
+	if err != nil {
+		return nil, err
+	}
+	datasheet := release.Datasheet(h, sel.stats, t)
+	t.Documents = map[string]string{release.LicenceFile: release.Digest(licence), release.DatasheetFile: release.Digest(datasheet)}
+	digest, err := sel.mw.Finish(t)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.storeDocuments(ctx, h.Release, tmp, licence, datasheet); err != nil {
+		return nil, err
+	}
+
+	rel := storage.Release{ID: h.Release, Purpose: purpose, Modalities: modalities, BuiltAt: h.BuiltAt, ManifestDigest: digest, SampleCount: sel.stats.Samples}
+	rel.EventIndex, err = w.append(event.TypeReleasePublished, event.ReleasePublished{
+		Release: rel.ID, Purpose: rel.Purpose, Modalities: rel.Modalities, BuiltAt: rel.BuiltAt,
+		ManifestDigest: rel.ManifestDigest, SampleCount: rel.SampleCount,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := w.tx.InsertRelease(ctx, rel); err != nil {
+		return nil, err
+	}
+	if err := w.tx.AddReleaseSamples(ctx, rel.ID, sel.ids); err != nil {
+		return nil, err
+	}
+	return &ReleaseResult{Release: rel, Header: h, Trailer: t, Stats: sel.stats}, nil
+}
+
+// storeDocuments puts the release documents in the blob store and makes
+// them durable before the release event commits.
+func (r *Registry) storeDocuments(ctx context.Context, id string, manifest *os.File, licence, datasheet []byte) error {
+	if _, err := manifest.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	docs := []struct {
+		name string
+		r    io.Reader
+	}{{release.ManifestFile, manifest}, {release.LicenceFile, bytes.NewReader(licence)}, {release.DatasheetFile, bytes.NewReader(datasheet)}}
+	for _, d := range docs {
+		bw, err := r.blobs.NewWriter(ctx, releaseDocumentKey(id, d.name))
+		if err != nil {
+			return err
 		}
-		attrs, ok := people[s.Participant]
-		if !ok {
-			p, err := tx.Participant(ctx, s.Participant)
-			if err != nil {
-				return err
+		if _, err := io.Copy(bw, d.r); err != nil {
+			bw.Abort()
+			return fmt.Errorf("store %s of release %s: %w", d.name, id, err)
+		}
+		if err := bw.Close(); err != nil {
+			return err
+		}
+	}
+	return r.blobs.Sync(ctx)
+}
+
+// selectorChunk is how many participants' samples are decided together:
+// their consent histories and attributes are read in one query each.
+const selectorChunk = 500
+
+// selector decides every sample of a release, writing included ones to the
+// manifest, a chunk of participants at a time so memory stays bounded.
+type selector struct {
+	r       *Registry
+	tx      storage.Tx
+	h       release.Header
+	mw      *release.ManifestWriter
+	stats   *release.Stats
+	credits map[string]*release.Attribution
+	trailer release.Trailer
+	ids     []string
+
+	pending []storage.Sample
+	people  int
+}
+
+func (s *selector) run(ctx context.Context, modalities []string) error {
+	filter := storage.SampleFilter{Modalities: modalities, ByParticipant: true}
+	err := s.tx.Samples(ctx, filter, func(smp storage.Sample) error {
+		if n := len(s.pending); n == 0 || s.pending[n-1].Participant != smp.Participant {
+			if s.people == selectorChunk {
+				if err := s.flush(ctx); err != nil {
+					return err
+				}
 			}
-			attrs, people[s.Participant] = p.Attributes, p.Attributes
+			s.people++
 		}
-		m.Samples = append(m.Samples, manifestSample(s, attrs, records))
-		ids = append(ids, s.ID)
-		credit(credits, s.Source)
+		s.pending = append(s.pending, smp)
 		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	for _, a := range credits {
-		m.Attribution = append(m.Attribution, *a)
+	return s.flush(ctx)
+}
+
+func (s *selector) flush(ctx context.Context) error {
+	if len(s.pending) == 0 {
+		return nil
 	}
-	sort.Slice(m.Attribution, func(i, j int) bool { return m.Attribution[i].Dataset < m.Attribution[j].Dataset })
-	return m, ids, nil
+	var who []string
+	for _, smp := range s.pending {
+		if len(who) == 0 || who[len(who)-1] != smp.Participant {
+			who = append(who, smp.Participant)
+		}
+	}
+	histories, err := s.tx.ConsentRecordsOf(ctx, who)
+	if err != nil {
+		return err
+	}
+	people, err := s.tx.ParticipantsOf(ctx, who)
+	if err != nil {
+		return err
+	}
+	for _, smp := range s.pending {
+		if err := s.decide(smp, histories[smp.Participant], people[smp.Participant].Attributes); err != nil {
+			return err
+		}
+	}
+	s.pending, s.people = s.pending[:0], 0
+	return nil
+}
+
+func (s *selector) decide(smp storage.Sample, records []consent.Record, attrs participant.Attributes) error {
+	s.trailer.Selection.Considered++
+	if reason := consent.Explain(records, s.h.Tier, smp.Provenance.Modality, s.h.BuiltAt); reason != "" {
+		s.trailer.Selection.Excluded[reason]++
+		return nil
+	}
+	ms := manifestSample(smp, attrs, records)
+	if err := s.mw.Add(ms); err != nil {
+		return err
+	}
+	s.stats.Add(ms)
+	s.ids = append(s.ids, smp.ID)
+	credit(s.credits, smp.Source)
+	return nil
+}
+
+func (s *selector) attribution() []release.Attribution {
+	out := make([]release.Attribution, 0, len(s.credits))
+	for _, a := range s.credits {
+		out = append(out, *a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Dataset < out[j].Dataset })
+	return out
 }
 
 func manifestSample(s storage.Sample, attrs participant.Attributes, records []consent.Record) release.Sample {
@@ -188,54 +318,10 @@ func credit(credits map[string]*release.Attribution, source map[string]string) {
 	a.Samples++
 }
 
-// logRelease renders the bundle documents, logs the release event that
-// commits to the manifest, and stores the projection.
-func (r *Registry) logRelease(ctx context.Context, w *writer, m *release.Manifest, sampleIDs []string) (storage.Release, error) {
-	licence, err := release.NewLicence(m).Encode()
-	if err != nil {
-		return storage.Release{}, err
-	}
-	datasheet := release.Datasheet(m)
-	m.Documents = map[string]string{
-		release.LicenceFile:   release.Digest(licence),
-		release.DatasheetFile: release.Digest(datasheet),
-	}
-	manifest, err := m.Encode()
-	if err != nil {
-		return storage.Release{}, err
-	}
-	rel := storage.Release{
-		ID:             m.Release,
-		Purpose:        m.Purpose,
-		Modalities:     m.Modalities,
-		BuiltAt:        m.BuiltAt,
-		ManifestDigest: release.Digest(manifest),
-		SampleCount:    len(m.Samples),
-		Documents: map[string][]byte{
-			release.ManifestFile:  manifest,
-			release.LicenceFile:   licence,
-			release.DatasheetFile: datasheet,
-		},
-	}
-	rel.EventIndex, err = w.append(event.TypeReleasePublished, event.ReleasePublished{
-		Release:        rel.ID,
-		Purpose:        rel.Purpose,
-		Modalities:     rel.Modalities,
-		BuiltAt:        rel.BuiltAt,
-		ManifestDigest: rel.ManifestDigest,
-		SampleCount:    rel.SampleCount,
-	})
-	if err != nil {
-		return rel, err
-	}
-	return rel, w.tx.InsertRelease(ctx, rel, sampleIDs)
-}
-
 // ExportRelease writes the bundle of a logged release to out, with proofs
 // against the newest checkpoint.
 func (r *Registry) ExportRelease(ctx context.Context, releaseID, out string, withData bool) error {
-	var contents release.Contents
-	err := r.store.View(ctx, func(tx storage.ReadTx) error {
+	return r.store.View(ctx, func(tx storage.ReadTx) error {
 		rel, err := tx.Release(ctx, releaseID)
 		if err != nil {
 			return err
@@ -247,58 +333,87 @@ func (r *Registry) ExportRelease(ctx context.Context, releaseID, out string, wit
 		if cp.Size <= rel.EventIndex {
 			return fmt.Errorf("the newest checkpoint (size %d) predates release %s: run `steward log checkpoint` first", cp.Size, releaseID)
 		}
-		m, err := decodeManifest(rel.Documents[release.ManifestFile])
+		licence, err := r.readDocument(ctx, releaseID, release.LicenceFile)
 		if err != nil {
 			return err
 		}
-		entries, err := evidence(ctx, tx, m, rel.EventIndex, cp.Size)
+		datasheet, err := r.readDocument(ctx, releaseID, release.DatasheetFile)
 		if err != nil {
 			return err
 		}
-		contents = release.Contents{
-			Manifest:   rel.Documents[release.ManifestFile],
-			Licence:    rel.Documents[release.LicenceFile],
-			Datasheet:  rel.Documents[release.DatasheetFile],
+		openManifest := func() (io.ReadCloser, error) {
+			return r.blobs.Open(ctx, releaseDocumentKey(releaseID, release.ManifestFile))
+		}
+		indexes, err := evidenceIndexes(openManifest, rel.EventIndex)
+		if err != nil {
+			return err
+		}
+		contents := release.Contents{
+			Manifest:   openManifest,
+			Licence:    licence,
+			Datasheet:  datasheet,
 			Checkpoint: cp.Note,
-			Entries:    entries,
-			Samples:    m.Samples,
+			Entries: func(ew *release.EntryWriter) error {
+				return writeEvidence(ctx, tx, ew, indexes, cp.Size)
+			},
 		}
 		if withData {
 			contents.Data = r.sampleOpener(ctx, tx)
 		}
 		return release.Write(out, contents)
 	})
-	return err
 }
 
-func decodeManifest(raw []byte) (*release.Manifest, error) {
-	var m release.Manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("stored manifest: %w", err)
+func (r *Registry) readDocument(ctx context.Context, id, name string) ([]byte, error) {
+	rc, err := r.blobs.Open(ctx, releaseDocumentKey(id, name))
+	if err != nil {
+		return nil, fmt.Errorf("read %s of release %s: %w", name, id, err)
 	}
-	return &m, nil
+	defer rc.Close()
+	return io.ReadAll(rc)
 }
 
-// evidence reads every event a manifest cites, plus the release event, with
-// inclusion proofs for the tree of the given size.
-func evidence(ctx context.Context, tx storage.ReadTx, m *release.Manifest, releaseIndex, size uint64) ([]release.EntryProof, error) {
-	indexes := []uint64{releaseIndex}
-	for _, s := range m.Samples {
-		indexes = append(indexes, s.Evidence.Registration)
-		indexes = append(indexes, s.Evidence.Consent...)
-	}
-	slices.Sort(indexes)
-	indexes = slices.Compact(indexes)
-	proofs, err := tlog.InclusionProofs(ctx, tx, indexes, size)
+// evidenceIndexes reads the manifest and returns, sorted and without
+// repeats, the index of every event it cites plus the release event.
+func evidenceIndexes(open func() (io.ReadCloser, error), releaseIndex uint64) ([]uint64, error) {
+	rc, err := open()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]release.EntryProof, 0, len(indexes))
-	err = tx.EntriesAt(ctx, indexes, func(idx uint64, entry []byte) error {
-		out = append(out, release.EntryProof{Index: idx, Entry: slices.Clone(entry), Proof: proofs[idx]})
+	defer rc.Close()
+	indexes := []uint64{releaseIndex}
+	_, _, err = release.DecodeManifest(rc, func(_ release.Header, s release.Sample) error {
+		indexes = append(indexes, s.Evidence.Registration)
+		indexes = append(indexes, s.Evidence.Consent...)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, fmt.Errorf("stored manifest: %w", err)
+	}
+	slices.Sort(indexes)
+	return slices.Compact(indexes), nil
+}
+
+// evidenceChunk is how many entries get their proofs computed together.
+const evidenceChunk = 20000
+
+// writeEvidence writes each entry with its inclusion proof in the tree of
+// the given size, a chunk at a time.
+func writeEvidence(ctx context.Context, tx storage.ReadTx, ew *release.EntryWriter, indexes []uint64, size uint64) error {
+	for i := 0; i < len(indexes); i += evidenceChunk {
+		chunk := indexes[i:min(i+evidenceChunk, len(indexes))]
+		proofs, err := tlog.InclusionProofs(ctx, tx, chunk, size)
+		if err != nil {
+			return err
+		}
+		err = tx.EntriesAt(ctx, chunk, func(idx uint64, entry []byte) error {
+			return ew.Write(release.EntryProof{Index: idx, Entry: entry, Proof: proofs[idx]})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sampleOpener returns a function that decrypts a sample's recording.

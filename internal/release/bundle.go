@@ -9,18 +9,26 @@ import (
 	"path/filepath"
 )
 
-// Contents is everything a bundle holds, ready to be written.
+// Contents is everything a bundle holds, produced as the bundle is written.
 type Contents struct {
-	Manifest   []byte
+	// Manifest opens the manifest bytes; it is read twice when writing data.
+	Manifest   func() (io.ReadCloser, error)
 	Licence    []byte
 	Datasheet  []byte
 	Checkpoint []byte
-	Entries    []EntryProof
+	// Entries writes the log entries the manifest cites, with their proofs.
+	Entries func(w *EntryWriter) error
 	// Data returns the content of a sample; nil writes no data folder.
 	Data func(Sample) (io.ReadCloser, error)
-	// Samples are the decoded manifest samples, for the data files.
-	Samples []Sample
 }
+
+// EntryWriter writes log/entries.jsonl, one entry per line.
+type EntryWriter struct {
+	enc *json.Encoder
+}
+
+// Write adds one entry with its proof.
+func (w *EntryWriter) Write(e EntryProof) error { return w.enc.Encode(e) }
 
 // Write creates the bundle folder dir. It writes into a temporary folder
 // beside dir and renames it into place at the end, so dir either holds a
@@ -43,19 +51,16 @@ func Write(dir string, c Contents) (err error) {
 		}
 	}()
 
-	files := map[string][]byte{
-		ManifestFile:   c.Manifest,
-		LicenceFile:    c.Licence,
-		DatasheetFile:  c.Datasheet,
-		CheckpointFile: c.Checkpoint,
+	if err := copyManifest(tmp, c.Manifest); err != nil {
+		return err
 	}
-	for name, data := range files {
+	for name, data := range map[string][]byte{LicenceFile: c.Licence, DatasheetFile: c.Datasheet, CheckpointFile: c.Checkpoint} {
 		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", name, err)
 		}
 	}
 	if err := writeEntries(filepath.Join(tmp, filepath.FromSlash(EntriesFile)), c.Entries); err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", EntriesFile, err)
 	}
 	if c.Data != nil {
 		if err := writeData(tmp, c); err != nil {
@@ -70,7 +75,24 @@ func Write(dir string, c Contents) (err error) {
 	return nil
 }
 
-func writeEntries(path string, entries []EntryProof) error {
+func copyManifest(root string, open func() (io.ReadCloser, error)) error {
+	rc, err := open()
+	if err != nil {
+		return fmt.Errorf("read manifest: %w", err)
+	}
+	defer rc.Close()
+	f, err := os.Create(filepath.Join(root, ManifestFile))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, rc); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", ManifestFile, err)
+	}
+	return f.Close()
+}
+
+func writeEntries(path string, write func(*EntryWriter) error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -78,13 +100,10 @@ func writeEntries(path string, entries []EntryProof) error {
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriter(f)
-	enc := json.NewEncoder(bw)
-	for _, e := range entries {
-		if err := enc.Encode(e); err != nil {
-			f.Close()
-			return err
-		}
+	bw := bufio.NewWriterSize(f, 1<<16)
+	if err := write(&EntryWriter{enc: json.NewEncoder(bw)}); err != nil {
+		f.Close()
+		return err
 	}
 	if err := bw.Flush(); err != nil {
 		f.Close()
@@ -93,16 +112,24 @@ func writeEntries(path string, entries []EntryProof) error {
 	return f.Close()
 }
 
+// writeData writes every sample's recording, reading the manifest again to
+// learn which.
 func writeData(root string, c Contents) error {
 	if err := os.MkdirAll(filepath.Join(root, DataDir), 0o755); err != nil {
 		return err
 	}
-	for _, s := range c.Samples {
+	rc, err := c.Manifest()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, _, err = DecodeManifest(rc, func(_ Header, s Sample) error {
 		if err := writeDataFile(filepath.Join(root, filepath.FromSlash(s.File)), s, c.Data); err != nil {
 			return fmt.Errorf("write data of sample %s: %w", s.ID, err)
 		}
-	}
-	return nil
+		return nil
+	})
+	return err
 }
 
 func writeDataFile(path string, s Sample, open func(Sample) (io.ReadCloser, error)) error {

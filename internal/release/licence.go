@@ -33,15 +33,15 @@ var allowedUses = map[string][]string{
 }
 
 // NewLicence returns the terms of a release for its purpose.
-func NewLicence(m *Manifest) Licence {
+func NewLicence(h Header, attribution []Attribution) Licence {
 	return Licence{
-		Release:     m.Release,
-		Licensor:    m.Origin,
-		Purpose:     m.Purpose,
-		Modalities:  m.Modalities,
-		AllowedUses: allowedUses[m.Tier],
+		Release:     h.Release,
+		Licensor:    h.Origin,
+		Purpose:     h.Purpose,
+		Modalities:  h.Modalities,
+		AllowedUses: allowedUses[h.Tier],
 		ProhibitedUses: []string{
-			"any use for a purpose other than " + m.Purpose,
+			"any use for a purpose other than " + h.Purpose,
 			"re-identifying or attempting to contact any participant",
 			"redistributing the raw recordings",
 		},
@@ -50,7 +50,7 @@ func NewLicence(m *Manifest) Licence {
 			"delete the samples named in any revocation notice for this release, and retrain models that used them",
 			"apply these terms to any derived dataset",
 		},
-		Attribution: m.Attribution,
+		Attribution: nonNil(attribution),
 	}
 }
 

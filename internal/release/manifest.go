@@ -9,11 +9,21 @@
 //	checkpoint         a signed checkpoint (C2SP tlog-checkpoint) taken at build time
 //	log/entries.jsonl  every event the manifest cites, with its inclusion proof
 //	data/              the recordings, when built with data
+//
+// Manifests are written and read as streams, one sample per line, so a
+// release of a million samples never has to fit in memory.
 package release
 
 import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"path"
 	"time"
 )
@@ -28,20 +38,32 @@ const (
 	DataDir        = "data"
 )
 
-// Manifest lists a release's samples and the evidence for each.
-type Manifest struct {
+// Header is what a manifest says about the whole release. It precedes the
+// samples in manifest.json.
+type Header struct {
 	Release    string    `json:"release"`
 	Origin     string    `json:"origin"`
 	Purpose    string    `json:"purpose"`
 	Tier       string    `json:"tier"`
 	Modalities []string  `json:"modalities"`
 	BuiltAt    time.Time `json:"builtAt"`
-	// Documents maps the other bundle files to their sha256 digests.
-	Documents map[string]string `json:"documents"`
-	Selection Selection         `json:"selection"`
+}
+
+// Trailer follows the samples in manifest.json: facts known only once every
+// sample has been seen.
+type Trailer struct {
+	Selection Selection `json:"selection"`
 	// Attribution credits the sources of the included samples.
 	Attribution []Attribution `json:"attribution"`
-	Samples     []Sample      `json:"samples"`
+	// Documents maps the other bundle files to their sha256 digests.
+	Documents map[string]string `json:"documents"`
+}
+
+// Manifest is a whole manifest in memory, for small releases and tests.
+type Manifest struct {
+	Header
+	Samples []Sample `json:"samples"`
+	Trailer
 }
 
 // Selection summarises which samples were considered and why some were left
@@ -76,8 +98,7 @@ type Sample struct {
 	CapturedAt      *time.Time   `json:"capturedAt"`
 	Participant     string       `json:"participant"`
 	Demographics    Demographics `json:"demographics"`
-	// File is the path of the recording in the bundle, present when the
-	// bundle was built with data.
+	// File is where the recording is in a bundle built with data.
 	File     string   `json:"file"`
 	Evidence Evidence `json:"evidence"`
 }
@@ -107,14 +128,190 @@ func DataFile(id, format string) string {
 	return path.Join(DataDir, id+"."+ext)
 }
 
-// Encode returns the manifest's bytes: indented JSON, so people can read it.
-// The bytes are hashed as written, never re-serialised.
-func (m *Manifest) Encode() ([]byte, error) {
-	raw, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encode manifest: %w", err)
+// ManifestWriter writes manifest.json as a stream: the header fields, one
+// sample per line, then the trailer. It hashes what it writes.
+type ManifestWriter struct {
+	w       *bufio.Writer
+	h       hash.Hash
+	samples int
+	err     error
+}
+
+// NewManifestWriter writes the header to w.
+func NewManifestWriter(w io.Writer, h Header) *ManifestWriter {
+	mw := &ManifestWriter{h: sha256.New()}
+	mw.w = bufio.NewWriterSize(io.MultiWriter(w, mw.h), 1<<16)
+	mw.write("{\n")
+	mw.field("release", h.Release, true)
+	mw.field("origin", h.Origin, true)
+	mw.field("purpose", h.Purpose, true)
+	mw.field("tier", h.Tier, true)
+	mw.field("modalities", h.Modalities, true)
+	mw.field("builtAt", h.BuiltAt, true)
+	mw.write(`  "samples": [`)
+	return mw
+}
+
+func (mw *ManifestWriter) write(s string) {
+	if mw.err == nil {
+		_, mw.err = mw.w.WriteString(s)
 	}
-	return append(raw, '\n'), nil
+}
+
+func (mw *ManifestWriter) field(name string, v any, comma bool) {
+	raw, err := json.Marshal(v)
+	if err != nil && mw.err == nil {
+		mw.err = err
+	}
+	mw.write(fmt.Sprintf("  %q: %s", name, raw))
+	if comma {
+		mw.write(",")
+	}
+	mw.write("\n")
+}
+
+// Add writes one sample.
+func (mw *ManifestWriter) Add(s Sample) error {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if mw.samples > 0 {
+		mw.write(",")
+	}
+	mw.write("\n    ")
+	mw.write(string(raw))
+	mw.samples++
+	return mw.err
+}
+
+// Finish writes the trailer and returns the manifest's sha256 digest.
+func (mw *ManifestWriter) Finish(t Trailer) (string, error) {
+	if mw.samples > 0 {
+		mw.write("\n  ")
+	}
+	mw.write("],\n")
+	mw.field("selection", t.Selection, true)
+	mw.field("attribution", nonNil(t.Attribution), true)
+	mw.field("documents", t.Documents, false)
+	mw.write("}\n")
+	if mw.err == nil {
+		mw.err = mw.w.Flush()
+	}
+	if mw.err != nil {
+		return "", fmt.Errorf("write manifest: %w", mw.err)
+	}
+	return "sha256:" + hex.EncodeToString(mw.h.Sum(nil)), nil
+}
+
+func nonNil(a []Attribution) []Attribution {
+	if a == nil {
+		return []Attribution{}
+	}
+	return a
+}
+
+// Encode returns the bytes of a whole in-memory manifest, laid out as a
+// ManifestWriter lays it out.
+func (m *Manifest) Encode() ([]byte, error) {
+	var b bytes.Buffer
+	mw := NewManifestWriter(&b, m.Header)
+	for _, s := range m.Samples {
+		if err := mw.Add(s); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := mw.Finish(m.Trailer); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// DecodeManifest reads manifest.json as a stream and calls fn for each
+// sample with the complete header. Steward writes the header first, so the
+// samples stream through; a manifest with the header after its samples is
+// still read, holding the samples in memory until the header is complete.
+func DecodeManifest(r io.Reader, fn func(Header, Sample) error) (Header, Trailer, error) {
+	var h Header
+	var t Trailer
+	var early []Sample
+	dec := json.NewDecoder(r)
+	if err := expectDelim(dec, '{'); err != nil {
+		return h, t, err
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return h, t, err
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return h, t, fmt.Errorf("field %q appears twice", key)
+		}
+		seen[key] = true
+		if key == "samples" {
+			headerDone := seen["release"] && seen["origin"] && seen["purpose"] && seen["tier"] && seen["modalities"] && seen["builtAt"]
+			collect := fn
+			if !headerDone {
+				collect = func(_ Header, s Sample) error { early = append(early, s); return nil }
+			}
+			if err := decodeSamples(dec, h, collect); err != nil {
+				return h, t, err
+			}
+			continue
+		}
+		target := map[string]any{
+			"release": &h.Release, "origin": &h.Origin, "purpose": &h.Purpose, "tier": &h.Tier,
+			"modalities": &h.Modalities, "builtAt": &h.BuiltAt,
+			"selection": &t.Selection, "attribution": &t.Attribution, "documents": &t.Documents,
+		}[key]
+		if target == nil {
+			return h, t, fmt.Errorf("unknown field %q", key)
+		}
+		if err := dec.Decode(target); err != nil {
+			return h, t, fmt.Errorf("field %q: %w", key, err)
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return h, t, err
+	}
+	if !seen["samples"] {
+		return h, t, errors.New("no samples field")
+	}
+	for _, s := range early {
+		if err := fn(h, s); err != nil {
+			return h, t, err
+		}
+	}
+	return h, t, nil
+}
+
+func decodeSamples(dec *json.Decoder, h Header, fn func(Header, Sample) error) error {
+	if err := expectDelim(dec, '['); err != nil {
+		return err
+	}
+	for i := 0; dec.More(); i++ {
+		var s Sample
+		if err := dec.Decode(&s); err != nil {
+			return fmt.Errorf("sample %d: %w", i, err)
+		}
+		if err := fn(h, s); err != nil {
+			return err
+		}
+	}
+	return expectDelim(dec, ']')
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return fmt.Errorf("expected %q, found %v", want, tok)
+	}
+	return nil
 }
 
 // EntryProof is one line of log/entries.jsonl.

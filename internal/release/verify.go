@@ -74,30 +74,38 @@ func Verify(dir, verifierKey string) (*Report, error) {
 		return rep, &VerificationError{rep}
 	}
 
-	// 3. The manifest must be the one the release event commits to.
-	rawManifest, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	// 3. Each sample against its evidence, while the manifest streams past
+	// and is hashed.
+	f, err := os.Open(filepath.Join(dir, ManifestFile))
 	if err != nil {
 		rep.fail("%s: %v", ManifestFile, err)
 		return rep, &VerificationError{rep}
 	}
-	var m Manifest
-	if err := json.Unmarshal(rawManifest, &m); err != nil {
-		rep.fail("%s: invalid JSON: %v", ManifestFile, err)
+	defer f.Close()
+	d := newDigester()
+	files := map[string]*Sample{}
+	h, t, err := DecodeManifest(io.TeeReader(f, d), func(h Header, s Sample) error {
+		rep.Samples++
+		checkSample(entries, &h, &s, rep)
+		if s.File != "" {
+			files[path.Clean(s.File)] = &Sample{ID: s.ID, Digest: s.Digest, Size: s.Size, File: s.File}
+		}
+		return nil
+	})
+	if err != nil {
+		rep.fail("%s: invalid manifest: %v", ManifestFile, err)
 		return rep, &VerificationError{rep}
 	}
-	rep.Release = m.Release
-	rep.Samples = len(m.Samples)
-	checkReleaseEvent(entries, &m, Digest(rawManifest), rep)
-	if m.Origin != cp.Origin {
-		rep.fail("%s: origin %q differs from the checkpoint's %q", ManifestFile, m.Origin, cp.Origin)
-	}
+	rep.Release = h.Release
 
-	// 4. The other documents, each sample's evidence, and the data files.
-	checkDocuments(dir, &m, rep)
-	for i := range m.Samples {
-		checkSample(entries, &m, &m.Samples[i], rep)
+	// 4. The manifest must be the one the release event commits to, and so
+	// must the documents it names and the data files.
+	checkReleaseEvent(entries, h, rep.Samples, d.digest(), rep)
+	if h.Origin != cp.Origin {
+		rep.fail("%s: origin %q differs from the checkpoint's %q", ManifestFile, h.Origin, cp.Origin)
 	}
-	checkData(dir, &m, rep)
+	checkDocuments(dir, t, rep)
+	checkData(dir, files, rep)
 
 	if !rep.OK() {
 		return rep, &VerificationError{rep}
@@ -161,29 +169,29 @@ func readEntries(dir string, cp tlog.Checkpoint, rep *Report) (map[uint64]verifi
 	return out, nil
 }
 
-func checkReleaseEvent(entries map[uint64]verifiedEntry, m *Manifest, manifestDigest string, rep *Report) {
+func checkReleaseEvent(entries map[uint64]verifiedEntry, h Header, samples int, manifestDigest string, rep *Report) {
 	for _, e := range entries {
 		if e.ev.Type != event.TypeReleasePublished {
 			continue
 		}
 		var rel event.ReleasePublished
-		if err := e.ev.DecodeData(&rel); err != nil || rel.Release != m.Release {
+		if err := e.ev.DecodeData(&rel); err != nil || rel.Release != h.Release {
 			continue
 		}
 		if rel.ManifestDigest != manifestDigest {
 			rep.fail("%s was modified: its digest is %s but the release event commits to %s", ManifestFile, manifestDigest, rel.ManifestDigest)
 		}
-		if rel.Purpose != m.Purpose || !rel.BuiltAt.Equal(m.BuiltAt) || rel.SampleCount != len(m.Samples) {
+		if rel.Purpose != h.Purpose || !rel.BuiltAt.Equal(h.BuiltAt) || rel.SampleCount != samples {
 			rep.fail("%s: purpose, build time or sample count differ from the release event", ManifestFile)
 		}
 		return
 	}
-	rep.fail("no verified release event for release %q in %s: the event or its proof is missing", m.Release, EntriesFile)
+	rep.fail("no verified release event for release %q in %s: the event or its proof is missing", h.Release, EntriesFile)
 }
 
-func checkDocuments(dir string, m *Manifest, rep *Report) {
+func checkDocuments(dir string, t Trailer, rep *Report) {
 	for _, name := range []string{LicenceFile, DatasheetFile} {
-		want, ok := m.Documents[name]
+		want, ok := t.Documents[name]
 		if !ok {
 			rep.fail("%s does not list a digest for %s", ManifestFile, name)
 			continue
@@ -199,7 +207,7 @@ func checkDocuments(dir string, m *Manifest, rep *Report) {
 	}
 }
 
-func checkSample(entries map[uint64]verifiedEntry, m *Manifest, s *Sample, rep *Report) {
+func checkSample(entries map[uint64]verifiedEntry, m *Header, s *Sample, rep *Report) {
 	reg, ok := entries[s.Evidence.Registration]
 	if !ok {
 		rep.fail("sample %s: registration event %d or its proof is missing", s.ID, s.Evidence.Registration)
@@ -256,21 +264,17 @@ func checkSample(entries map[uint64]verifiedEntry, m *Manifest, s *Sample, rep *
 // checkData hashes every data file. A bundle without a data folder carries
 // metadata only; with one, every sample needs its file and nothing else may
 // be there.
-func checkData(dir string, m *Manifest, rep *Report) {
+func checkData(dir string, expected map[string]*Sample, rep *Report) {
 	root := filepath.Join(dir, DataDir)
 	if _, err := os.Stat(root); errors.Is(err, fs.ErrNotExist) {
 		return
 	}
 	rep.DataPresent = true
-	expected := map[string]*Sample{}
-	for i := range m.Samples {
-		s := &m.Samples[i]
-		clean := path.Clean(s.File)
-		if s.File == "" || !strings.HasPrefix(clean, DataDir+"/") || strings.Contains(clean, "..") {
+	for file, s := range expected {
+		if !strings.HasPrefix(file, DataDir+"/") || strings.Contains(file, "..") {
 			rep.fail("sample %s: invalid file path %q in the manifest", s.ID, s.File)
-			continue
+			delete(expected, file)
 		}
-		expected[clean] = s
 	}
 	found := map[string]bool{}
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {

@@ -41,6 +41,10 @@ var (
 // Concurrency: a Store is safe for concurrent use by many goroutines, and
 // several processes may open the same database. Log appends are sequenced:
 // transactions that append get gapless, unique indexes in commit order.
+//
+// Iteration: methods that call fn for each row read the rows in pages, so fn
+// may run other queries on the same transaction, and memory stays bounded
+// however many rows there are.
 type Store interface {
 	// Update runs fn in a read-write transaction and commits when fn returns
 	// nil. The engine retries fn on serialization failures and deadlocks, so
@@ -137,6 +141,9 @@ type ParticipantReader interface {
 	ParticipantsBySource(ctx context.Context, ns, sourceID string) ([]Participant, error)
 	// Participants calls fn for every participant, ordered by pseudonym.
 	Participants(ctx context.Context, fn func(Participant) error) error
+	// ParticipantsOf returns several participants keyed by pseudonym; unknown
+	// pseudonyms are absent.
+	ParticipantsOf(ctx context.Context, pseudonyms []string) (map[string]Participant, error)
 	// DataKey returns the wrapped data key of a participant.
 	DataKey(ctx context.Context, pseudonym string) ([]byte, error)
 }
@@ -177,6 +184,9 @@ type Sample struct {
 type SampleFilter struct {
 	Modalities  []string // empty: all
 	Participant string   // empty: all
+	// ByParticipant orders by participant, then id, instead of by id, so a
+	// caller can handle one participant's samples together.
+	ByParticipant bool
 }
 
 // SampleReader looks samples up.
@@ -184,7 +194,8 @@ type SampleReader interface {
 	Sample(ctx context.Context, id string) (Sample, error)
 	SampleByDigest(ctx context.Context, digest string) (Sample, error)
 	SampleByExternalID(ctx context.Context, externalID string) (Sample, error)
-	// Samples calls fn for the matching samples, ordered by id.
+	// Samples calls fn for the matching samples, ordered by id or, with
+	// f.ByParticipant, by participant and id.
 	Samples(ctx context.Context, f SampleFilter, fn func(Sample) error) error
 }
 
@@ -200,6 +211,9 @@ type ConsentReader interface {
 	// ConsentRecords returns a participant's history in signing order, each
 	// record's Seq set to the index of its event.
 	ConsentRecords(ctx context.Context, pseudonym string) ([]consent.Record, error)
+	// ConsentRecordsOf returns the histories of several participants, keyed
+	// by pseudonym; participants without records are absent.
+	ConsentRecordsOf(ctx context.Context, pseudonyms []string) (map[string][]consent.Record, error)
 	// AllConsentRecords calls fn once per participant that has any record,
 	// with that participant's history as ConsentRecords returns it.
 	AllConsentRecords(ctx context.Context, fn func(pseudonym string, records []consent.Record) error) error
@@ -219,9 +233,6 @@ type Release struct {
 	ManifestDigest string
 	SampleCount    int
 	EventIndex     uint64
-	// Documents holds the bundle files the manifest commits to (manifest,
-	// licence, datasheet), by file name, so the bundle can be exported again.
-	Documents map[string][]byte
 }
 
 // ReleaseReader reads releases.
@@ -234,5 +245,8 @@ type ReleaseReader interface {
 
 // ReleaseWriter records releases.
 type ReleaseWriter interface {
-	InsertRelease(ctx context.Context, r Release, sampleIDs []string) error
+	InsertRelease(ctx context.Context, r Release) error
+	// AddReleaseSamples records samples of a release; call it as often as
+	// needed, with each sample once.
+	AddReleaseSamples(ctx context.Context, releaseID string, sampleIDs []string) error
 }

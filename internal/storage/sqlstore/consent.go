@@ -8,57 +8,84 @@ import (
 	"github.com/steward-rehab/steward/internal/consent"
 )
 
+// consentRow is one stored consent record with its participant.
+type consentRow struct {
+	participant string
+	record      consent.Record
+}
+
+func scanConsent(s scanner) (consentRow, error) {
+	var row consentRow
+	var raw string
+	var idx uint64
+	if err := s.Scan(&row.participant, &raw, &idx); err != nil {
+		return row, err
+	}
+	if err := json.Unmarshal([]byte(raw), &row.record); err != nil {
+		return row, fmt.Errorf("consent record of %s: %w", row.participant, err)
+	}
+	row.record.Seq = idx
+	return row, nil
+}
+
+const consentColumns = "participant, record, event_idx"
+
 func (t *tx) ConsentRecords(ctx context.Context, pseudonym string) ([]consent.Record, error) {
-	var out []consent.Record
-	err := t.consentRows(ctx, "WHERE participant = ?", []any{pseudonym}, func(_ string, r consent.Record) error {
-		out = append(out, r)
-		return nil
+	byParticipant, err := t.ConsentRecordsOf(ctx, []string{pseudonym})
+	return byParticipant[pseudonym], err
+}
+
+func (t *tx) ConsentRecordsOf(ctx context.Context, pseudonyms []string) (map[string][]consent.Record, error) {
+	out := map[string][]consent.Record{}
+	err := inChunks(pseudonyms, func(chunk []any, marks string) error {
+		rows, err := t.query(ctx, "SELECT "+consentColumns+" FROM consent_records WHERE participant IN ("+marks+") ORDER BY participant, event_idx", chunk...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			row, err := scanConsent(rows)
+			if err != nil {
+				return err
+			}
+			out[row.participant] = append(out[row.participant], row.record)
+		}
+		return rows.Err()
 	})
-	return out, err
+	if err != nil {
+		return nil, fmt.Errorf("read consent records: %w", err)
+	}
+	return out, nil
 }
 
 func (t *tx) AllConsentRecords(ctx context.Context, fn func(string, []consent.Record) error) error {
 	var current string
 	var batch []consent.Record
-	err := t.consentRows(ctx, "", nil, func(p string, r consent.Record) error {
-		if p != current && len(batch) > 0 {
+	page := func(last *consentRow) (string, []any) {
+		if last == nil {
+			return fmt.Sprintf("SELECT %s FROM consent_records ORDER BY participant, event_idx LIMIT %d", consentColumns, pageSize), nil
+		}
+		return fmt.Sprintf("SELECT %s FROM consent_records WHERE (participant, event_idx) > (?, ?) ORDER BY participant, event_idx LIMIT %d", consentColumns, pageSize),
+			[]any{last.participant, last.record.Seq}
+	}
+	err := paginate(ctx, t, page, scanConsent, func(row consentRow) error {
+		if row.participant != current && len(batch) > 0 {
 			if err := fn(current, batch); err != nil {
 				return err
 			}
 			batch = nil
 		}
-		current = p
-		batch = append(batch, r)
+		current = row.participant
+		batch = append(batch, row.record)
 		return nil
 	})
-	if err != nil || len(batch) == 0 {
-		return err
-	}
-	return fn(current, batch)
-}
-
-func (t *tx) consentRows(ctx context.Context, where string, args []any, fn func(string, consent.Record) error) error {
-	rows, err := t.query(ctx, "SELECT participant, record, event_idx FROM consent_records "+where+" ORDER BY participant, event_idx", args...)
 	if err != nil {
 		return fmt.Errorf("read consent records: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var p, raw string
-		var idx uint64
-		if err := rows.Scan(&p, &raw, &idx); err != nil {
-			return err
-		}
-		var r consent.Record
-		if err := json.Unmarshal([]byte(raw), &r); err != nil {
-			return fmt.Errorf("consent record of %s: %w", p, err)
-		}
-		r.Seq = idx
-		if err := fn(p, r); err != nil {
-			return err
-		}
+	if len(batch) == 0 {
+		return nil
 	}
-	return rows.Err()
+	return fn(current, batch)
 }
 
 func (t *tx) InsertConsentRecord(ctx context.Context, r consent.Record, eventIndex uint64) error {

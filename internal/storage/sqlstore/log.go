@@ -65,35 +65,47 @@ func (t *tx) AppendEntries(ctx context.Context, start uint64, entries [][]byte, 
 	return nil
 }
 
+// castPairs returns "(CAST(? AS BIGINT), CAST(? AS BIGINT)), ..." for rows
+// rows.
+func castPairs(rows int) string {
+	const row = "(CAST(? AS BIGINT), CAST(? AS BIGINT))"
+	return strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
+}
+
 // placeholders returns "(?, ?), (?, ?)" for rows rows of cols columns.
 func placeholders(rows, cols int) string {
 	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
 	return strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
 }
 
+// entryRow is one stored log entry.
+type entryRow struct {
+	idx   uint64
+	entry []byte
+}
+
 func (t *tx) Entries(ctx context.Context, from, to uint64, fn func(uint64, []byte) error) error {
-	rows, err := t.query(ctx, "SELECT idx, entry FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx", from, to)
-	if err != nil {
-		return fmt.Errorf("read log entries [%d, %d): %w", from, to, err)
-	}
-	defer rows.Close()
-	want := from
-	for rows.Next() {
-		var idx uint64
-		var entry []byte
-		if err := rows.Scan(&idx, &entry); err != nil {
-			return err
+	page := func(last *entryRow) (string, []any) {
+		start := from
+		if last != nil {
+			start = last.idx + 1
 		}
-		if idx != want {
-			return fmt.Errorf("log entry %d is missing", want)
+		return fmt.Sprintf("SELECT idx, entry FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT %d", pageSize), []any{start, to}
+	}
+	scan := func(s scanner) (entryRow, error) {
+		var e entryRow
+		return e, s.Scan(&e.idx, &e.entry)
+	}
+	want := from
+	err := paginate(ctx, t, page, scan, func(e entryRow) error {
+		if e.idx != want {
+			return fmt.Errorf("log entry %d: %w", want, storage.ErrNotFound)
 		}
 		want++
-		if err := fn(idx, entry); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
+		return fn(e.idx, e.entry)
+	})
+	if err != nil {
+		return fmt.Errorf("read log entries [%d, %d): %w", from, to, err)
 	}
 	if want < to {
 		return fmt.Errorf("log entry %d: %w", want, storage.ErrNotFound)
@@ -116,30 +128,36 @@ func (t *tx) EntriesAt(ctx context.Context, indexes []uint64, fn func(uint64, []
 		if err != nil {
 			return fmt.Errorf("read log entries: %w", err)
 		}
-		next := 0
+		// Read the whole chunk before calling fn, so fn may query the same
+		// transaction: a PostgreSQL connection runs one query at a time.
+		type entry struct {
+			idx   uint64
+			entry []byte
+		}
+		found := make([]entry, 0, len(chunk))
 		for rows.Next() {
-			var idx uint64
-			var entry []byte
-			if err := rows.Scan(&idx, &entry); err != nil {
+			var e entry
+			if err := rows.Scan(&e.idx, &e.entry); err != nil {
 				rows.Close()
 				return err
 			}
-			if idx != chunk[next] {
+			if e.idx != chunk[len(found)] {
 				rows.Close()
-				return fmt.Errorf("log entry %d: %w", chunk[next], storage.ErrNotFound)
+				return fmt.Errorf("log entry %d: %w", chunk[len(found)], storage.ErrNotFound)
 			}
-			next++
-			if err := fn(idx, entry); err != nil {
-				rows.Close()
-				return err
-			}
+			found = append(found, e)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if next != len(chunk) {
-			return fmt.Errorf("log entry %d: %w", chunk[next], storage.ErrNotFound)
+		if len(found) != len(chunk) {
+			return fmt.Errorf("log entry %d: %w", chunk[len(found)], storage.ErrNotFound)
+		}
+		for _, e := range found {
+			if err := fn(e.idx, e.entry); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -157,7 +175,9 @@ func (t *tx) ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, err
 		for _, id := range chunk {
 			args = append(args, id.Level, id.Index)
 		}
-		q := "SELECT level, idx, hash FROM tree_nodes WHERE (level, idx) IN (VALUES " + placeholders(len(chunk), 2) + ")"
+		// PostgreSQL types the untyped parameters of a VALUES list as text,
+		// so each is cast to the column type.
+		q := "SELECT level, idx, hash FROM tree_nodes WHERE (level, idx) IN (VALUES " + castPairs(len(chunk)) + ")"
 		rows, err := t.query(ctx, q, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read tree nodes: %w", err)
@@ -197,21 +217,17 @@ func (t *tx) PutCheckpoint(ctx context.Context, cp storage.Checkpoint) error {
 }
 
 func (t *tx) Checkpoints(ctx context.Context, fn func(storage.Checkpoint) error) error {
-	rows, err := t.query(ctx, "SELECT size, root, note, signed_at FROM checkpoints ORDER BY size, signed_at")
-	if err != nil {
+	page := func(last *storage.Checkpoint) (string, []any) {
+		if last == nil {
+			return fmt.Sprintf("SELECT size, root, note, signed_at FROM checkpoints ORDER BY size, root LIMIT %d", pageSize), nil
+		}
+		return fmt.Sprintf("SELECT size, root, note, signed_at FROM checkpoints WHERE (size, root) > (?, ?) ORDER BY size, root LIMIT %d", pageSize),
+			[]any{last.Size, last.Root}
+	}
+	if err := paginate(ctx, t, page, scanCheckpoint, fn); err != nil {
 		return fmt.Errorf("read checkpoints: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		cp, err := scanCheckpoint(rows)
-		if err != nil {
-			return err
-		}
-		if err := fn(cp); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return nil
 }
 
 func (t *tx) LatestCheckpoint(ctx context.Context) (storage.Checkpoint, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/steward-rehab/steward/internal/participant"
 	"github.com/steward-rehab/steward/internal/storage"
@@ -55,21 +56,55 @@ func (t *tx) ParticipantsBySource(ctx context.Context, ns, sourceID string) ([]s
 }
 
 func (t *tx) Participants(ctx context.Context, fn func(storage.Participant) error) error {
-	rows, err := t.query(ctx, "SELECT "+participantColumns+" FROM participants ORDER BY pseudonym")
-	if err != nil {
+	page := func(last *storage.Participant) (string, []any) {
+		if last == nil {
+			return fmt.Sprintf("SELECT %s FROM participants ORDER BY pseudonym LIMIT %d", participantColumns, pageSize), nil
+		}
+		return fmt.Sprintf("SELECT %s FROM participants WHERE pseudonym > ? ORDER BY pseudonym LIMIT %d", participantColumns, pageSize), []any{last.Pseudonym}
+	}
+	if err := paginate(ctx, t, page, scanParticipant, fn); err != nil {
 		return fmt.Errorf("list participants: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		p, err := scanParticipant(rows)
+	return nil
+}
+
+func (t *tx) ParticipantsOf(ctx context.Context, pseudonyms []string) (map[string]storage.Participant, error) {
+	out := make(map[string]storage.Participant, len(pseudonyms))
+	err := inChunks(pseudonyms, func(chunk []any, marks string) error {
+		rows, err := t.query(ctx, "SELECT "+participantColumns+" FROM participants WHERE pseudonym IN ("+marks+")", chunk...)
 		if err != nil {
 			return err
 		}
-		if err := fn(p); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			p, err := scanParticipant(rows)
+			if err != nil {
+				return err
+			}
+			out[p.Pseudonym] = p
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read participants: %w", err)
+	}
+	return out, nil
+}
+
+// inChunks calls fn with the values in groups of at most batchRows, each
+// with its "?, ?, ..." placeholder list.
+func inChunks(values []string, fn func(chunk []any, marks string) error) error {
+	for i := 0; i < len(values); i += batchRows {
+		part := values[i:min(i+batchRows, len(values))]
+		args := make([]any, len(part))
+		for j, v := range part {
+			args[j] = v
+		}
+		if err := fn(args, strings.TrimSuffix(strings.Repeat("?, ", len(part)), ", ")); err != nil {
 			return err
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 func (t *tx) DataKey(ctx context.Context, pseudonym string) ([]byte, error) {

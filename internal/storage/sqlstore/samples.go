@@ -63,25 +63,31 @@ func (t *tx) Samples(ctx context.Context, f storage.SampleFilter, fn func(storag
 		conds = append(conds, "participant = ?")
 		args = append(args, f.Participant)
 	}
-	q := "SELECT " + sampleColumns + " FROM samples"
-	if len(conds) > 0 {
-		q += " WHERE " + strings.Join(conds, " AND ")
+	order := "id"
+	if f.ByParticipant {
+		order = "participant, id"
 	}
-	rows, err := t.query(ctx, q+" ORDER BY id", args...)
-	if err != nil {
+	page := func(last *storage.Sample) (string, []any) {
+		where, pageArgs := conds, args
+		if last != nil {
+			if f.ByParticipant {
+				where = append(where, "(participant, id) > (?, ?)")
+				pageArgs = append(pageArgs, last.Participant, last.ID)
+			} else {
+				where = append(where, "id > ?")
+				pageArgs = append(pageArgs, last.ID)
+			}
+		}
+		q := "SELECT " + sampleColumns + " FROM samples"
+		if len(where) > 0 {
+			q += " WHERE " + strings.Join(where, " AND ")
+		}
+		return fmt.Sprintf("%s ORDER BY %s LIMIT %d", q, order, pageSize), pageArgs
+	}
+	if err := paginate(ctx, t, page, scanSample, fn); err != nil {
 		return fmt.Errorf("list samples: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		s, err := scanSample(rows)
-		if err != nil {
-			return err
-		}
-		if err := fn(s); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return nil
 }
 
 func (t *tx) InsertSample(ctx context.Context, s storage.Sample) error {

@@ -32,6 +32,7 @@ var sqliteDialect = func() *dialect {
 		goose:        goose.DialectSQLite3,
 		migrations:   sub,
 		serialWrites: true,
+		prepareInTx:  true,
 	}
 }()
 
@@ -70,13 +71,33 @@ type SQLiteOptions struct {
 // a write-ahead log with synchronous=FULL: a committed transaction survives
 // a power cut.
 func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*Store, error) {
+	db, err := openSQLiteDB(ctx, path, opts.Create)
+	if err != nil {
+		return nil, err
+	}
+	return openChecked(ctx, db, sqliteDialect, opts.Migrate)
+}
+
+// MigrateSQLite upgrades the schema of the SQLite database at path to the
+// newest version this binary knows and returns the versions before and
+// after.
+func MigrateSQLite(ctx context.Context, path string) (from, to int64, err error) {
+	db, err := openSQLiteDB(ctx, path, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer db.Close()
+	return migrate(ctx, db, sqliteDialect)
+}
+
+func openSQLiteDB(ctx context.Context, path string, create bool) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(30000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Set("_txlock", "immediate")
-	if !opts.Create {
+	if !create {
 		q.Set("mode", "rw")
 	}
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
@@ -90,16 +111,7 @@ func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*Store, e
 		db.Close()
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
-	if opts.Migrate {
-		err = migrate(ctx, db, sqliteDialect)
-	} else {
-		err = checkVersion(ctx, db, sqliteDialect)
-	}
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return &Store{db: db, d: sqliteDialect}, nil
+	return db, nil
 }
 
 // Backup writes a consistent copy of the live database to path with VACUUM

@@ -37,6 +37,14 @@ type dialect struct {
 	// serialWrites makes one process run one write transaction at a time,
 	// which SQLite needs to avoid busy waiting between its own connections.
 	serialWrites bool
+	// prepareInTx prepares each query once per transaction. Engines whose
+	// driver caches prepared statements per connection leave it false, so
+	// a statement is parsed once per connection instead of once per
+	// transaction.
+	prepareInTx bool
+	// lockMigrations, if set, makes concurrent migrations of one database
+	// wait for each other. It returns the function that releases the lock.
+	lockMigrations func(ctx context.Context, db *sql.DB) (unlock func(), err error)
 }
 
 // Store is a storage.Store on a SQL database.
@@ -149,11 +157,17 @@ func (t *tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 var _ storage.Tx = (*tx)(nil)
 
 func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := t.stmt(ctx, query)
-	if err != nil {
-		return nil, err
+	var res sql.Result
+	var err error
+	if t.d.prepareInTx {
+		var st *sql.Stmt
+		if st, err = t.stmt(ctx, query); err != nil {
+			return nil, err
+		}
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = t.q.ExecContext(ctx, t.d.rebind(query), args...)
 	}
-	res, err := st.ExecContext(ctx, args...)
 	if err != nil && t.d.isConflict(err) {
 		return nil, fmt.Errorf("%w: %v", storage.ErrConflict, err)
 	}
@@ -161,6 +175,9 @@ func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 }
 
 func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if !t.d.prepareInTx {
+		return t.q.QueryContext(ctx, t.d.rebind(query), args...)
+	}
 	st, err := t.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -170,6 +187,9 @@ func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 
 // queryRow runs a query expected to return at most one row.
 func (t *tx) queryRow(ctx context.Context, query string, args ...any) scanner {
+	if !t.d.prepareInTx {
+		return t.q.QueryRowContext(ctx, t.d.rebind(query), args...)
+	}
 	st, err := t.stmt(ctx, query)
 	if err != nil {
 		return errRow{err}
@@ -220,16 +240,32 @@ func rebindDollar(query string) string {
 	return b.String()
 }
 
-// migrate brings the schema to the newest version this binary knows.
-func migrate(ctx context.Context, db *sql.DB, d *dialect) error {
+// migrate brings the schema to the newest version this binary knows and
+// returns the versions before and after. A schema newer than this binary is
+// an error wrapping storage.ErrSchemaVersion: migrations only go forward.
+func migrate(ctx context.Context, db *sql.DB, d *dialect) (from, to int64, err error) {
+	if d.lockMigrations != nil {
+		unlock, err := d.lockMigrations(ctx, db)
+		if err != nil {
+			return 0, 0, fmt.Errorf("lock %s schema for migration: %w", d.name, err)
+		}
+		defer unlock()
+	}
 	p, err := goose.NewProvider(d.goose, db, d.migrations, goose.WithDisableGlobalRegistry(true))
 	if err != nil {
-		return fmt.Errorf("load %s migrations: %w", d.name, err)
+		return 0, 0, fmt.Errorf("load %s migrations: %w", d.name, err)
+	}
+	current, target, err := p.GetVersions(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read %s schema version: %w", d.name, err)
+	}
+	if current > target {
+		return current, current, newerSchemaError(current, target)
 	}
 	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrate %s schema: %w", d.name, err)
+		return current, current, fmt.Errorf("migrate %s schema from version %d: %w", d.name, current, err)
 	}
-	return nil
+	return current, target, nil
 }
 
 // checkVersion returns storage.ErrSchemaVersion unless the database schema is
@@ -248,10 +284,30 @@ func checkVersion(ctx context.Context, db *sql.DB, d *dialect) error {
 		return fmt.Errorf("%w: the database schema is version %d and this steward needs %d; run `steward migrate` to upgrade it",
 			storage.ErrSchemaVersion, current, target)
 	case current > target:
-		return fmt.Errorf("%w: the database schema is version %d, newer than the %d this steward knows; install the newer steward that wrote it",
-			storage.ErrSchemaVersion, current, target)
+		return newerSchemaError(current, target)
 	}
 	return nil
+}
+
+func newerSchemaError(current, target int64) error {
+	return fmt.Errorf("%w: the database schema is version %d, newer than the %d this steward knows; install the newer steward that wrote it",
+		storage.ErrSchemaVersion, current, target)
+}
+
+// openChecked finishes opening a database: it migrates the schema when
+// migrateOnOpen is set and otherwise requires the newest version.
+func openChecked(ctx context.Context, db *sql.DB, d *dialect, migrateOnOpen bool) (*Store, error) {
+	var err error
+	if migrateOnOpen {
+		_, _, err = migrate(ctx, db, d)
+	} else {
+		err = checkVersion(ctx, db, d)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{db: db, d: d}, nil
 }
 
 // SchemaVersions returns the database's schema version and the newest this
@@ -263,6 +319,3 @@ func (s *Store) SchemaVersions(ctx context.Context) (current, target int64, err 
 	}
 	return p.GetVersions(ctx)
 }
-
-// Migrate brings the schema to the newest version this binary knows.
-func (s *Store) Migrate(ctx context.Context) error { return migrate(ctx, s.db, s.d) }

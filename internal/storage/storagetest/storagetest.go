@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		{"Samples", testSamples},
 		{"ConsentRecords", testConsentRecords},
 		{"Releases", testReleases},
+		{"IterationAcrossPages", testIterationAcrossPages},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -496,10 +497,17 @@ func testReleases(t *testing.T, s storage.Store) {
 				return err
 			}
 		}
-		return tx.InsertRelease(ctx, storage.Release{
+		err := tx.InsertRelease(ctx, storage.Release{
 			ID: "r-1", Purpose: "research", Modalities: []string{"voice"}, BuiltAt: at, ManifestDigest: "sha256:m",
-			SampleCount: 2, EventIndex: 44, Documents: map[string][]byte{"manifest.json": []byte("{}"), "licence.json": []byte("[]")},
-		}, []string{"s-2", "s-1"})
+			SampleCount: 2, EventIndex: 44,
+		})
+		if err != nil {
+			return err
+		}
+		if err := tx.AddReleaseSamples(ctx, "r-1", []string{"s-2"}); err != nil {
+			return err
+		}
+		return tx.AddReleaseSamples(ctx, "r-1", []string{"s-1"})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -509,7 +517,7 @@ func testReleases(t *testing.T, s storage.Store) {
 		if err != nil {
 			return err
 		}
-		if r.SampleCount != 2 || !r.BuiltAt.Equal(at) || string(r.Documents["manifest.json"]) != "{}" || r.Modalities[0] != "voice" {
+		if r.SampleCount != 2 || !r.BuiltAt.Equal(at) || r.Modalities[0] != "voice" || r.EventIndex != 44 {
 			return fmt.Errorf("release read back as %+v", r)
 		}
 		var ids []string
@@ -521,6 +529,94 @@ func testReleases(t *testing.T, s storage.Store) {
 		}
 		if _, err := tx.Release(ctx, "r-404"); !errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("missing release: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testIterationAcrossPages iterates more rows than one page holds, in both
+// sample orders, running other queries from inside the callback.
+func testIterationAcrossPages(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	const people, each = 70, 37 // 2590 samples, several pages
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	err := s.Update(ctx, func(tx storage.Tx) error {
+		for p := 0; p < people; p++ {
+			pseudonym := fmt.Sprintf("p-%03d", p)
+			if err := tx.InsertParticipant(ctx, newParticipant(pseudonym, "ns", pseudonym), []byte("k")); err != nil {
+				return err
+			}
+			rec := consent.Record{ID: "c-" + pseudonym, Participant: pseudonym, Action: consent.ActionGrant, Decision: consent.Permit,
+				Document: "v1", Tiers: []string{"research"}, Modalities: []string{"voice"}, From: at, SignedAt: at}
+			if err := tx.InsertConsentRecord(ctx, rec, uint64(p)); err != nil {
+				return err
+			}
+			for i := 0; i < each; i++ {
+				// Ids interleave participants, so the two orders differ.
+				id := fmt.Sprintf("s-%03d-%03d", i, p)
+				if err := tx.InsertSample(ctx, newSample(id, pseudonym, "sha256:"+id, "voice", "")); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, byParticipant := range []bool{false, true} {
+		err := s.View(ctx, func(tx storage.ReadTx) error {
+			var prev storage.Sample
+			n := 0
+			return tx.Samples(ctx, storage.SampleFilter{Modalities: []string{"voice"}, ByParticipant: byParticipant}, func(smp storage.Sample) error {
+				if n > 0 {
+					inOrder := smp.ID > prev.ID
+					if byParticipant {
+						inOrder = smp.Participant > prev.Participant || (smp.Participant == prev.Participant && smp.ID > prev.ID)
+					}
+					if !inOrder {
+						return fmt.Errorf("sample %s after %s is out of order", smp.ID, prev.ID)
+					}
+				}
+				// A query from inside the iteration.
+				if _, err := tx.Participant(ctx, smp.Participant); err != nil {
+					return err
+				}
+				prev = smp
+				n++
+				return nil
+			})
+		})
+		if err != nil {
+			t.Fatalf("by participant %v: %v", byParticipant, err)
+		}
+	}
+	err = s.View(ctx, func(tx storage.ReadTx) error {
+		var all []string
+		for p := 0; p < people; p++ {
+			all = append(all, fmt.Sprintf("p-%03d", p))
+		}
+		all = append(all, "p-absent")
+		ps, err := tx.ParticipantsOf(ctx, all)
+		if err != nil {
+			return err
+		}
+		recs, err := tx.ConsentRecordsOf(ctx, all)
+		if err != nil {
+			return err
+		}
+		if len(ps) != people || len(recs) != people || recs["p-042"][0].ID != "c-p-042" {
+			return fmt.Errorf("ParticipantsOf found %d, ConsentRecordsOf %d, want %d", len(ps), len(recs), people)
+		}
+		count := 0
+		if err := tx.Samples(ctx, storage.SampleFilter{}, func(storage.Sample) error { count++; return nil }); err != nil {
+			return err
+		}
+		if count != people*each {
+			return fmt.Errorf("iterated %d samples, want %d", count, people*each)
 		}
 		return nil
 	})

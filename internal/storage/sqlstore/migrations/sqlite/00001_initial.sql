@@ -83,13 +83,6 @@ CREATE TABLE releases (
     event_idx       INTEGER NOT NULL
 );
 
--- The bundle files a release event commits to, kept to export it again.
-CREATE TABLE release_documents (
-    release_id TEXT NOT NULL REFERENCES releases (id),
-    name       TEXT NOT NULL,
-    content    BLOB NOT NULL,
-    PRIMARY KEY (release_id, name)
-);
 
 CREATE TABLE release_samples (
     release_id TEXT NOT NULL REFERENCES releases (id),
@@ -99,7 +92,6 @@ CREATE TABLE release_samples (
 
 -- +goose Down
 DROP TABLE release_samples;
-DROP TABLE release_documents;
 DROP TABLE releases;
 DROP TABLE consent_records;
 DROP TABLE samples;
