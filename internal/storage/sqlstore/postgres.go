@@ -120,7 +120,7 @@ type PostgresOptions struct {
 //
 // Write transactions run at READ COMMITTED and serialise on a row lock of
 // log_head, so appenders in any number of processes get gapless indexes.
-// Read transactions run at REPEATABLE READ, so each sees one snapshot.
+// Read transactions run at REPEATABLE READ, so each reads one snapshot.
 // Durability is the server's: a commit returns once its WAL record is
 // flushed, with the default synchronous_commit=on.
 func OpenPostgres(ctx context.Context, dbURL string, opts PostgresOptions) (*Store, error) {
@@ -132,7 +132,7 @@ func OpenPostgres(ctx context.Context, dbURL string, opts PostgresOptions) (*Sto
 }
 
 // MigratePostgres upgrades the schema of the PostgreSQL database at dbURL to
-// the newest version this binary knows and returns the versions before and
+// the newest version this binary supports and returns the versions before and
 // after.
 func MigratePostgres(ctx context.Context, dbURL string) (from, to int64, err error) {
 	db, err := openPostgresDB(ctx, dbURL, 2)

@@ -44,8 +44,8 @@ func TestRedactURL(t *testing.T) {
 }
 
 // TestPostgresMissingDatabase opens a database that does not exist, with a
-// password in the URL: the error says to create the database and does not
-// contain the password.
+// password in the URL: the error names createdb and does not contain the
+// password.
 func TestPostgresMissingDatabase(t *testing.T) {
 	base, err := url.Parse(pgtest.BaseURL(t))
 	if err != nil {

@@ -79,7 +79,7 @@ func OpenSQLite(ctx context.Context, path string, opts SQLiteOptions) (*Store, e
 }
 
 // MigrateSQLite upgrades the schema of the SQLite database at path to the
-// newest version this binary knows and returns the versions before and
+// newest version this binary supports and returns the versions before and
 // after.
 func MigrateSQLite(ctx context.Context, path string) (from, to int64, err error) {
 	db, err := openSQLiteDB(ctx, path, false)

@@ -240,7 +240,7 @@ func rebindDollar(query string) string {
 	return b.String()
 }
 
-// migrate brings the schema to the newest version this binary knows and
+// migrate brings the schema to the newest version this binary supports and
 // returns the versions before and after. A schema newer than this binary is
 // an error wrapping storage.ErrSchemaVersion: migrations only go forward.
 func migrate(ctx context.Context, db *sql.DB, d *dialect) (from, to int64, err error) {

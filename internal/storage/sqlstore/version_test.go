@@ -80,7 +80,7 @@ func TestSchemaVersionOlder(t *testing.T) {
 }
 
 // TestSchemaVersionNewer opens a database that a newer binary migrated past
-// the versions this one knows: open and migrate both reject it.
+// the versions this one supports: open and migrate both reject it.
 func TestSchemaVersionNewer(t *testing.T) {
 	ctx := context.Background()
 	for _, e := range engines() {
