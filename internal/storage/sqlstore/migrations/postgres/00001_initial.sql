@@ -89,14 +89,6 @@ CREATE TABLE releases (
     event_idx       BIGINT NOT NULL
 );
 
--- The bundle files a release event commits to, kept to export it again.
-CREATE TABLE release_documents (
-    release_id TEXT COLLATE "C" NOT NULL REFERENCES releases (id),
-    name       TEXT COLLATE "C" NOT NULL,
-    content    BYTEA NOT NULL,
-    PRIMARY KEY (release_id, name)
-);
-
 CREATE TABLE release_samples (
     release_id TEXT COLLATE "C" NOT NULL REFERENCES releases (id),
     sample_id  TEXT COLLATE "C" NOT NULL REFERENCES samples (id),
@@ -105,7 +97,6 @@ CREATE TABLE release_samples (
 
 -- +goose Down
 DROP TABLE release_samples;
-DROP TABLE release_documents;
 DROP TABLE releases;
 DROP TABLE consent_records;
 DROP TABLE samples;
