@@ -49,6 +49,7 @@ The registry lives in $STEWARD_DIR (default ./steward-data).`,
 		newVerifyCommand(),
 		newLogCommand(g),
 		newGCCommand(g),
+		newMigrateCommand(g),
 		newDemoCommand(),
 	)
 	return root

@@ -225,13 +225,27 @@ func open(ctx context.Context, dir string, cfg Config, opts Options, create bool
 	return r, nil
 }
 
-// OpenStore opens the database at a sqlite:// path or postgres:// URL.
+// OpenStore opens the database at a sqlite:// path or a postgres:// (or
+// postgresql://) URL. create lets SQLite make a new file; a PostgreSQL
+// database must exist. migrate upgrades an older schema instead of
+// rejecting it.
 func OpenStore(ctx context.Context, dbURL string, create, migrate bool) (storage.Store, error) {
+	var s *sqlstore.Store
+	var err error
 	switch {
 	case strings.HasPrefix(dbURL, "sqlite://"):
-		return sqlstore.OpenSQLite(ctx, strings.TrimPrefix(dbURL, "sqlite://"), sqlstore.SQLiteOptions{Create: create, Migrate: migrate})
+		s, err = sqlstore.OpenSQLite(ctx, strings.TrimPrefix(dbURL, "sqlite://"), sqlstore.SQLiteOptions{Create: create, Migrate: migrate})
+	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
+		s, err = sqlstore.OpenPostgres(ctx, dbURL, sqlstore.PostgresOptions{Migrate: migrate})
+	default:
+		return nil, fmt.Errorf("unsupported database URL %q: use sqlite:///path/registry.db or postgres://user@host/database", sqlstore.RedactURL(dbURL))
 	}
-	return nil, fmt.Errorf("unsupported database URL %q: use sqlite:///path/registry.db", dbURL)
+	if err != nil {
+		// Return a nil interface, not one holding a nil *sqlstore.Store,
+		// which Registry.Close would call.
+		return nil, err
+	}
+	return s, nil
 }
 
 // Close releases the database, blob store and keeper.
