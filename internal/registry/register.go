@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -15,12 +14,12 @@ import (
 	"github.com/steward-rehab/steward/internal/event"
 	"github.com/steward-rehab/steward/internal/keyring"
 	"github.com/steward-rehab/steward/internal/participant"
-	"github.com/steward-rehab/steward/internal/probe"
 	"github.com/steward-rehab/steward/internal/provenance"
 	"github.com/steward-rehab/steward/internal/storage"
 )
 
-// Batch is what one import or manifest registers, all or nothing.
+// Batch is the set of participants and samples that one import or manifest
+// registers, all or nothing.
 type Batch struct {
 	Participants []ParticipantInput
 	Samples      []SampleInput
@@ -31,7 +30,7 @@ type ParticipantInput struct {
 	Namespace  string
 	SourceID   string
 	Attributes participant.Attributes
-	Where      string // where it was read, for messages: file and line
+	Where      string // file and line it was read from, for messages
 }
 
 // SampleInput declares one sample.
@@ -115,7 +114,7 @@ type plannedSample struct {
 }
 
 // Register registers a batch. Every declaration is validated and every file
-// is read, hashed, checked and stored before anything is logged; any problem
+// is read, hashed, checked and stored before anything is logged. Any problem
 // rejects the whole batch and leaves the registry unchanged.
 func (r *Registry) Register(ctx context.Context, b *Batch) (*RegisterReport, error) {
 	rep, err := r.register(ctx, b)
@@ -221,375 +220,6 @@ func validateBatch(b *Batch) []Problem {
 		}
 	}
 	return problems
-}
-
-// planParticipants resolves the batch's participants against the registry.
-// It returns the planned participants by namespace and source id, and the
-// participant of each sample.
-func (r *Registry) planParticipants(ctx context.Context, b *Batch) (map[[2]string]*plannedParticipant, []*plannedParticipant, []Problem) {
-	people := map[[2]string]*plannedParticipant{}
-	bySample := make([]*plannedParticipant, len(b.Samples))
-	var problems []Problem
-	err := r.store.View(ctx, func(tx storage.ReadTx) error {
-		for _, in := range b.Participants {
-			pp, err := r.planDeclared(ctx, tx, in)
-			if err != nil {
-				return err
-			}
-			people[[2]string{in.Namespace, in.SourceID}] = pp
-		}
-		for i := range b.Samples {
-			s := &b.Samples[i]
-			pp, err := r.resolveForSample(ctx, tx, people, s)
-			if err != nil {
-				var p Problem
-				if errors.As(err, &p) {
-					problems = append(problems, p)
-					continue
-				}
-				return err
-			}
-			bySample[i] = pp
-		}
-		return nil
-	})
-	if err != nil {
-		problems = append(problems, Problem{"", err})
-	}
-	return people, bySample, problems
-}
-
-// planDeclared plans a participant that an importer declares with
-// attributes: new ones are created, changed ones updated.
-func (r *Registry) planDeclared(ctx context.Context, tx storage.ReadTx, in ParticipantInput) (*plannedParticipant, error) {
-	found, err := tx.ParticipantsBySource(ctx, in.Namespace, in.SourceID)
-	if err != nil {
-		return nil, err
-	}
-	attrs := in.Attributes.Normalized()
-	if len(found) == 0 {
-		return r.newParticipant(ctx, in.Namespace, in.SourceID, attrs)
-	}
-	existing := found[0]
-	pp := &plannedParticipant{p: existing}
-	if pp.key, err = r.dataKey(ctx, tx, existing.Pseudonym); err != nil {
-		return nil, err
-	}
-	if !reflect.DeepEqual(existing.Attributes.Normalized(), attrs) {
-		pp.update = true
-		pp.p.Attributes = attrs
-		pp.p.Salt = participant.NewSalt()
-	}
-	return pp, nil
-}
-
-func (r *Registry) newParticipant(ctx context.Context, ns, sourceID string, attrs participant.Attributes) (*plannedParticipant, error) {
-	key, wrapped, err := r.keys.NewDataKey(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &plannedParticipant{
-		p: storage.Participant{
-			Pseudonym:  participant.NewPseudonym(),
-			Namespace:  ns,
-			SourceID:   sourceID,
-			Attributes: attrs,
-			Salt:       participant.NewSalt(),
-		},
-		key:     key,
-		wrapped: wrapped,
-		create:  true,
-	}, nil
-}
-
-// resolveForSample finds the participant a sample names: one declared in
-// the batch, an existing pseudonym, or an existing source id. An unknown id
-// creates a participant without attributes.
-func (r *Registry) resolveForSample(ctx context.Context, tx storage.ReadTx, people map[[2]string]*plannedParticipant, s *SampleInput) (*plannedParticipant, error) {
-	ref := s.Declaration.Participant
-	if pp, ok := people[[2]string{s.Namespace, ref}]; ok {
-		return pp, nil
-	}
-	if s.Namespace == "" {
-		for key, pp := range people {
-			if key[1] == ref || pp.p.Pseudonym == ref {
-				return pp, nil
-			}
-		}
-	}
-	found, err := r.lookup(ctx, tx, s.Namespace, ref)
-	if err != nil {
-		return nil, Problem{s.Where, err}
-	}
-	if found != nil {
-		pp := &plannedParticipant{p: *found}
-		if pp.key, err = r.dataKey(ctx, tx, found.Pseudonym); err != nil {
-			return nil, err
-		}
-		people[[2]string{found.Namespace, found.SourceID}] = pp
-		return pp, nil
-	}
-	ns := s.Namespace
-	if ns == "" {
-		ns = DefaultNamespace
-	}
-	pp, err := r.newParticipant(ctx, ns, ref, participant.Attributes{})
-	if err != nil {
-		return nil, err
-	}
-	people[[2]string{ns, ref}] = pp
-	return pp, nil
-}
-
-// lookup finds a participant by pseudonym or source id. It returns nil
-// without error when there is none, and an error when the id is ambiguous.
-func (r *Registry) lookup(ctx context.Context, tx storage.ReadTx, ns, ref string) (*storage.Participant, error) {
-	if ns == "" {
-		if p, err := tx.Participant(ctx, ref); err == nil {
-			return &p, nil
-		} else if !errors.Is(err, storage.ErrNotFound) {
-			return nil, err
-		}
-		if qualifiedNS, id, ok := strings.Cut(ref, ":"); ok {
-			ns, ref = qualifiedNS, id
-		}
-	}
-	found, err := tx.ParticipantsBySource(ctx, ns, ref)
-	if err != nil {
-		return nil, err
-	}
-	switch len(found) {
-	case 0:
-		return nil, nil
-	case 1:
-		return &found[0], nil
-	}
-	names := make([]string, len(found))
-	for i, p := range found {
-		names[i] = p.Namespace + ":" + p.SourceID
-	}
-	return nil, fmt.Errorf("participant id %q is ambiguous: write one of %s", ref, strings.Join(names, ", "))
-}
-
-func (r *Registry) dataKey(ctx context.Context, tx storage.ReadTx, pseudonym string) (*keyring.DataKey, error) {
-	if k, ok := r.keyCache.Load(pseudonym); ok {
-		return k.(*keyring.DataKey), nil
-	}
-	wrapped, err := tx.DataKey(ctx, pseudonym)
-	if err != nil {
-		return nil, err
-	}
-	k, err := r.keys.Unwrap(ctx, wrapped)
-	if err != nil {
-		return nil, fmt.Errorf("participant %s: %w", pseudonym, err)
-	}
-	r.keyCache.Store(pseudonym, k)
-	return k, nil
-}
-
-// stageWorkers is how many files are read at once. Each file already uses
-// two goroutines for large content; small files gain from overlap.
-const stageWorkers = 4
-
-// stageSamples reads every file once, stages it, and checks it against its
-// declaration and against the registry.
-func (r *Registry) stageSamples(ctx context.Context, b *Batch, bySample []*plannedParticipant) ([]*plannedSample, []Problem) {
-	plans := make([]*plannedSample, len(b.Samples))
-	errs := make([]error, len(b.Samples))
-	forEach(len(b.Samples), stageWorkers, func(i int) error {
-		plans[i], errs[i] = r.stageOne(ctx, &b.Samples[i], bySample[i])
-		return nil
-	})
-
-	var problems []Problem
-	for i, err := range errs {
-		if err != nil {
-			problems = append(problems, Problem{b.Samples[i].Where, err})
-		}
-	}
-	problems = append(problems, r.checkAgainstRegistry(ctx, plans)...)
-	return plans, problems
-}
-
-func (r *Registry) stageOne(ctx context.Context, in *SampleInput, who *plannedParticipant) (*plannedSample, error) {
-	plan := &plannedSample{in: in, who: who}
-	rc, err := in.Open()
-	if err != nil {
-		return plan, err
-	}
-	defer rc.Close()
-	d := in.Declaration
-	prober := probe.For(d.Format, probe.Options{TimeUnit: d.TimeUnit})
-	plan.staged, err = content.Stage(ctx, r.blobs, who.key, rc, prober)
-	if err != nil {
-		return plan, err
-	}
-	if plan.staged.ProbeErr != nil {
-		return plan, fmt.Errorf("%s content: %w", d.Format, plan.staged.ProbeErr)
-	}
-	if mm := probe.Compare(d.SamplingRate, d.Channels, plan.staged.Measured); len(mm) > 0 {
-		msgs := make([]string, len(mm))
-		for i, m := range mm {
-			msgs[i] = m.Error()
-		}
-		return plan, errors.New(strings.Join(msgs, "; "))
-	}
-	return plan, nil
-}
-
-// checkAgainstRegistry finds samples registered before (duplicates) and
-// content or ids that collide with other samples.
-func (r *Registry) checkAgainstRegistry(ctx context.Context, plans []*plannedSample) []Problem {
-	var problems []Problem
-	byDigest := map[string]*plannedSample{}
-	err := r.store.View(ctx, func(tx storage.ReadTx) error {
-		for _, p := range plans {
-			if p == nil || p.staged == nil {
-				continue
-			}
-			digest := p.staged.Digest
-			if first, ok := byDigest[digest]; ok {
-				if first.who != p.who {
-					problems = append(problems, Problem{p.in.Where, fmt.Errorf("same content as %s, which belongs to another participant", first.in.Where)})
-				}
-				p.duplicate = &storage.Sample{ID: sampleID(digest)}
-				continue
-			}
-			byDigest[digest] = p
-			existing, err := tx.SampleByDigest(ctx, digest)
-			if err == nil {
-				if existing.Participant != p.who.p.Pseudonym {
-					problems = append(problems, Problem{p.in.Where, fmt.Errorf("content %s is already registered as sample %s of another participant", digest, existing.ID)})
-					continue
-				}
-				p.duplicate = &existing
-				continue
-			} else if !errors.Is(err, storage.ErrNotFound) {
-				return err
-			}
-			if id := p.in.Declaration.ID; id != "" {
-				other, err := tx.SampleByExternalID(ctx, id)
-				if err == nil && other.Digest != digest {
-					problems = append(problems, Problem{p.in.Where, fmt.Errorf("sample id %q already names sample %s, which has other content", id, other.ID)})
-				} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		problems = append(problems, Problem{"", err})
-	}
-	return problems
-}
-
-// dropStaged deletes every staged upload of a rejected batch.
-func (r *Registry) dropStaged(ctx context.Context, plans []*plannedSample) {
-	for _, p := range plans {
-		if p != nil && p.staged != nil {
-			if err := p.staged.Discard(context.WithoutCancel(ctx), r.blobs); err != nil {
-				r.log.Warn("could not delete staged upload; garbage collection will", "key", p.staged.Key, "error", err)
-			}
-		}
-	}
-}
-
-// blobKey is where a participant's recording with the given digest lives.
-// Keys are grouped by participant so that erasure can remove one prefix.
-func blobKey(pseudonym, digest string) string {
-	return "participants/" + pseudonym + "/" + strings.TrimPrefix(digest, "sha256:")
-}
-
-// placeRecordings decides where every new recording goes: small ones are
-// encrypted into packs, large ones to their content address. It writes
-// nothing.
-func (r *Registry) placeRecordings(plans []*plannedSample) ([]*content.Sealed, error) {
-	ciphertexts := make([][]byte, len(plans))
-	err := forEach(len(plans), stageWorkers, func(i int) error {
-		p := plans[i]
-		if p.duplicate != nil || !p.staged.Small() {
-			return nil
-		}
-		var err error
-		ciphertexts[i], err = p.staged.Encrypt(p.who.key)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	var pack content.Pack
-	var sealed []*content.Sealed
-	for i, p := range plans {
-		switch {
-		case p.duplicate != nil:
-		case p.staged.Small():
-			p.loc = pack.Add(ciphertexts[i])
-			if pack.Len() >= content.MaxPackSize {
-				sealed = append(sealed, pack.Seal())
-			}
-		default:
-			p.loc = &content.Location{Key: blobKey(p.who.p.Pseudonym, p.staged.Digest)}
-		}
-	}
-	if s := pack.Seal(); s != nil {
-		sealed = append(sealed, s)
-	}
-	return sealed, nil
-}
-
-// storeRecordings writes the packs, moves large recordings from staging to
-// their content address, drops the staged copies of duplicates, and makes
-// it all durable.
-func (r *Registry) storeRecordings(ctx context.Context, packs []*content.Sealed, plans []*plannedSample) error {
-	for _, s := range packs {
-		if err := s.Write(ctx, r.blobs); err != nil {
-			return err
-		}
-	}
-	err := forEach(len(plans), ioWorkers, func(i int) error {
-		p := plans[i]
-		switch {
-		case p.duplicate != nil:
-			return p.staged.Discard(ctx, r.blobs)
-		case p.staged.Small():
-			return nil
-		}
-		_, err := p.staged.Commit(ctx, r.blobs, p.loc.Key)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return r.blobs.Sync(ctx)
-}
-
-// ioWorkers is how many large recordings are moved into place at once.
-// Renames and server-side copies wait on the device or the network, not the
-// CPU, so several in flight hide their latency.
-const ioWorkers = 8
-
-// forEach calls fn for 0..n-1 on the given number of goroutines and returns
-// every error joined.
-func forEach(n, workers int, fn func(i int) error) error {
-	errs := make([]error, n)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				errs[i] = fn(i)
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // sampleID derives a sample's id from its digest, so that the same content

@@ -1,0 +1,219 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/steward-rehab/steward/internal/content"
+	"github.com/steward-rehab/steward/internal/probe"
+	"github.com/steward-rehab/steward/internal/storage"
+)
+
+// stageWorkers is how many files are read at once. Each file already uses
+// two goroutines for large content; small files gain from overlap.
+const stageWorkers = 4
+
+// stageSamples reads every file once, stages it, and checks it against its
+// declaration and against the registry.
+func (r *Registry) stageSamples(ctx context.Context, b *Batch, bySample []*plannedParticipant) ([]*plannedSample, []Problem) {
+	plans := make([]*plannedSample, len(b.Samples))
+	errs := make([]error, len(b.Samples))
+	forEach(len(b.Samples), stageWorkers, func(i int) error {
+		plans[i], errs[i] = r.stageOne(ctx, &b.Samples[i], bySample[i])
+		return nil
+	})
+
+	var problems []Problem
+	for i, err := range errs {
+		if err != nil {
+			problems = append(problems, Problem{b.Samples[i].Where, err})
+		}
+	}
+	problems = append(problems, r.checkAgainstRegistry(ctx, plans)...)
+	return plans, problems
+}
+
+func (r *Registry) stageOne(ctx context.Context, in *SampleInput, who *plannedParticipant) (*plannedSample, error) {
+	plan := &plannedSample{in: in, who: who}
+	rc, err := in.Open()
+	if err != nil {
+		return plan, err
+	}
+	defer rc.Close()
+	d := in.Declaration
+	prober := probe.For(d.Format, probe.Options{TimeUnit: d.TimeUnit})
+	plan.staged, err = content.Stage(ctx, r.blobs, who.key, rc, prober)
+	if err != nil {
+		return plan, err
+	}
+	if plan.staged.ProbeErr != nil {
+		return plan, fmt.Errorf("%s content: %w", d.Format, plan.staged.ProbeErr)
+	}
+	if mm := probe.Compare(d.SamplingRate, d.Channels, plan.staged.Measured); len(mm) > 0 {
+		msgs := make([]string, len(mm))
+		for i, m := range mm {
+			msgs[i] = m.Error()
+		}
+		return plan, errors.New(strings.Join(msgs, "; "))
+	}
+	return plan, nil
+}
+
+// checkAgainstRegistry finds samples registered before (duplicates) and
+// content or ids that collide with other samples.
+func (r *Registry) checkAgainstRegistry(ctx context.Context, plans []*plannedSample) []Problem {
+	var problems []Problem
+	byDigest := map[string]*plannedSample{}
+	err := r.store.View(ctx, func(tx storage.ReadTx) error {
+		for _, p := range plans {
+			if p == nil || p.staged == nil {
+				continue
+			}
+			digest := p.staged.Digest
+			if first, ok := byDigest[digest]; ok {
+				if first.who != p.who {
+					problems = append(problems, Problem{p.in.Where, fmt.Errorf("same content as %s, which belongs to another participant", first.in.Where)})
+				}
+				p.duplicate = &storage.Sample{ID: sampleID(digest)}
+				continue
+			}
+			byDigest[digest] = p
+			existing, err := tx.SampleByDigest(ctx, digest)
+			if err == nil {
+				if existing.Participant != p.who.p.Pseudonym {
+					problems = append(problems, Problem{p.in.Where, fmt.Errorf("content %s is already registered as sample %s of another participant", digest, existing.ID)})
+					continue
+				}
+				p.duplicate = &existing
+				continue
+			} else if !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+			if id := p.in.Declaration.ID; id != "" {
+				other, err := tx.SampleByExternalID(ctx, id)
+				if err == nil && other.Digest != digest {
+					problems = append(problems, Problem{p.in.Where, fmt.Errorf("sample id %q already names sample %s, which has other content", id, other.ID)})
+				} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		problems = append(problems, Problem{"", err})
+	}
+	return problems
+}
+
+// dropStaged deletes every staged upload of a rejected batch.
+func (r *Registry) dropStaged(ctx context.Context, plans []*plannedSample) {
+	for _, p := range plans {
+		if p != nil && p.staged != nil {
+			if err := p.staged.Discard(context.WithoutCancel(ctx), r.blobs); err != nil {
+				r.log.Warn("could not delete staged upload; garbage collection will", "key", p.staged.Key, "error", err)
+			}
+		}
+	}
+}
+
+// blobKey returns the key of a participant's large recording with the given
+// digest. Keys are grouped by participant so that erasure can remove one
+// prefix.
+func blobKey(pseudonym, digest string) string {
+	return "participants/" + pseudonym + "/" + strings.TrimPrefix(digest, "sha256:")
+}
+
+// placeRecordings decides where every new recording goes: small ones are
+// encrypted into packs, large ones to their content address. It writes
+// nothing.
+func (r *Registry) placeRecordings(plans []*plannedSample) ([]*content.Sealed, error) {
+	ciphertexts := make([][]byte, len(plans))
+	err := forEach(len(plans), stageWorkers, func(i int) error {
+		p := plans[i]
+		if p.duplicate != nil || !p.staged.Small() {
+			return nil
+		}
+		var err error
+		ciphertexts[i], err = p.staged.Encrypt(p.who.key)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var pack content.Pack
+	var sealed []*content.Sealed
+	for i, p := range plans {
+		switch {
+		case p.duplicate != nil:
+		case p.staged.Small():
+			p.loc = pack.Add(ciphertexts[i])
+			if pack.Len() >= content.MaxPackSize {
+				sealed = append(sealed, pack.Seal())
+			}
+		default:
+			p.loc = &content.Location{Key: blobKey(p.who.p.Pseudonym, p.staged.Digest)}
+		}
+	}
+	if s := pack.Seal(); s != nil {
+		sealed = append(sealed, s)
+	}
+	return sealed, nil
+}
+
+// storeRecordings writes the packs, moves large recordings from staging to
+// their content address, drops the staged copies of duplicates, and makes
+// it all durable.
+func (r *Registry) storeRecordings(ctx context.Context, packs []*content.Sealed, plans []*plannedSample) error {
+	for _, s := range packs {
+		if err := s.Write(ctx, r.blobs); err != nil {
+			return err
+		}
+	}
+	err := forEach(len(plans), ioWorkers, func(i int) error {
+		p := plans[i]
+		switch {
+		case p.duplicate != nil:
+			return p.staged.Discard(ctx, r.blobs)
+		case p.staged.Small():
+			return nil
+		}
+		_, err := p.staged.Commit(ctx, r.blobs, p.loc.Key)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return r.blobs.Sync(ctx)
+}
+
+// ioWorkers is how many large recordings are moved into place at once.
+// Renames and server-side copies wait on the device or the network, not the
+// CPU, so several in flight hide their latency.
+const ioWorkers = 8
+
+// forEach calls fn for 0..n-1 on the given number of goroutines and returns
+// every error joined.
+func forEach(n, workers int, fn func(i int) error) error {
+	errs := make([]error, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = fn(i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return errors.Join(errs...)
+}
