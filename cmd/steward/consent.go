@@ -23,7 +23,7 @@ no record means no use.
 Participants are named by their source id (GaPt03, or gaitpdb:GaPt03 when the
 id exists in several sources) or by their pseudonym (p-...).`,
 	}
-	cmd.AddCommand(newGrantCommand(g), newWithdrawCommand(g), newShowConsentCommand(g))
+	cmd.AddCommand(newGrantCommand(g), newWithdrawCommand(g), newInvalidateCommand(g), newShowConsentCommand(g), newDocumentCommand(g))
 	return cmd
 }
 
@@ -74,6 +74,9 @@ func newGrantCommand(g *globals) *cobra.Command {
 	f.StringVar(&in.Method, "method", "written", "how consent was given: written, electronic, verbal-witnessed")
 	f.StringVar(&in.Witness, "witness", "", "staff id of the witness, if any")
 	f.BoolVar(&in.Deny, "deny", false, "record a refusal for these tiers and modalities instead of a permission")
+	f.BoolVar(&in.Guardian, "guardian", false, "the participant is a minor and their guardian grants; needs --assent and --majority")
+	f.StringVar(&in.Assent, "assent", "", "the minor's assent to the guardian's grant: given, refused or not-applicable")
+	f.StringVar(&in.MajorityMonth, "majority", "", "month the minor comes of age, YYYY-MM; use stops then until they confirm as an adult")
 	for _, name := range []string{"document", "tiers", "modalities"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
@@ -128,14 +131,14 @@ func newShowConsentCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, records, err := r.ConsentHistory(cmd.Context(), args[0])
+			p, records, lib, err := r.ConsentHistory(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			if when.IsZero() {
 				when = time.Now().UTC()
 			}
-			printConsent(cmd, p.Pseudonym, records, when)
+			printConsent(cmd, p.Pseudonym, records, lib, when)
 			return nil
 		},
 	}
@@ -143,12 +146,19 @@ func newShowConsentCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-func printConsent(cmd *cobra.Command, pseudonym string, records []consent.Record, at time.Time) {
+func printConsent(cmd *cobra.Command, pseudonym string, records []consent.Record, lib consent.Library, at time.Time) {
 	printf(cmd, "participant %s: %d consent records\n", pseudonym, len(records))
 	for _, rec := range records {
 		what := rec.Action
-		if rec.Action == consent.ActionGrant {
+		switch rec.Action {
+		case consent.ActionGrant:
 			what = "grant " + rec.Decision
+			if rec.Grantor == consent.GrantorGuardian {
+				what += fmt.Sprintf(" by guardian (assent %s, of age from %s)", rec.Assent, rec.MajorityMonth)
+			}
+		case consent.ActionInvalidate:
+			printf(cmd, "  #%d %s invalidates %s: %s, %s (%s)\n", rec.Seq, rec.ID, rec.Voids, rec.Authority, rec.Reason, rec.SignedAt.Format(time.RFC3339))
+			continue
 		}
 		period := "from " + rec.From.Format(time.RFC3339)
 		if rec.Until != nil {
@@ -162,12 +172,12 @@ func printConsent(cmd *cobra.Command, pseudonym string, records []consent.Record
 			strings.Join(rec.Tiers, ","), strings.Join(rec.Modalities, ","), period, rec.SignedAt.Format(time.RFC3339), rec.Method)
 	}
 	printf(cmd, "decisions at %s:\n", at.Format(time.RFC3339))
-	for _, tier := range consent.Tiers {
+	for _, p := range consent.Purposes() {
 		var cells []string
 		for _, m := range []string{"video", "voice", "sensor", "pressure"} {
-			cells = append(cells, fmt.Sprintf("%s=%s", m, consent.Decide(records, tier, m, at).Decision))
+			cells = append(cells, fmt.Sprintf("%s=%s", m, consent.Decide(records, lib, p.Code, m, at).Decision))
 		}
-		printf(cmd, "  %-10s %s\n", tier, strings.Join(cells, " "))
+		printf(cmd, "  %-24s %s\n", p.Code, strings.Join(cells, " "))
 	}
 }
 
@@ -188,4 +198,33 @@ func parseTimeFlag(flag, value string, endOfDay bool) (time.Time, error) {
 		d = d.AddDate(0, 0, 1)
 	}
 	return d, nil
+}
+
+func newInvalidateCommand(g *globals) *cobra.Command {
+	var authority, reason string
+	cmd := &cobra.Command{
+		Use:   "invalidate PARTICIPANT RECORD",
+		Short: "Record that an ethics board or court voided a consent record",
+		Long: `Record that an authority voided a consent record. Unlike a withdrawal, which
+stops future use, an invalidated record never counted: past releases that
+relied on it lose their basis too.`,
+		Example: `  steward consent invalidate GaPt03 c-4k2m9q7x3w8za --authority "ethics board" --reason "form signed without capacity"`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := g.open(cmd)
+			if err != nil {
+				return err
+			}
+			rec, err := r.Invalidate(cmd.Context(), args[0], args[1], authority, reason)
+			if err != nil {
+				return err
+			}
+			printf(cmd, "recorded invalidation %s of %s at log index %d\n", rec.ID, rec.Voids, rec.Seq)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&authority, "authority", "", "who voided the record, such as \"ethics board\" or a court (required)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why the record was voided")
+	_ = cmd.MarkFlagRequired("authority")
+	return cmd
 }

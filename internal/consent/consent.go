@@ -1,13 +1,23 @@
-// Package consent holds participants' consent records and decides, for a
-// participant, purpose, modality and time, whether use is permitted.
+// Package consent holds participants' consent records and consent
+// documents, and decides, for a participant, purpose, modality and time,
+// whether use is permitted.
 //
 // The rules, in the order they apply:
 //
-//   - A record counts at time T only if it was signed at or before T.
+//   - An unknown or missing purpose is denied: decisions fail closed.
+//   - A record counts at time T only if it was signed at or before T. A
+//     record that an ethics board or court invalidated never counts, for any
+//     T, so past uses lose their basis too.
 //   - A grant record is in force at T when From <= T < Until (an absent Until
 //     is open-ended) and no withdrawal signed after it covers the same tier
 //     and modality with an effective time at or before T. A withdrawal ends
 //     the earlier records in its scope; grants signed after it apply again.
+//   - A guardian's grant for a minor counts only while the child has not come
+//     of age, and not at all when the child refused assent. After majority,
+//     use stops until the participant grants consent as an adult.
+//   - A permit counts for a purpose only if no major revision of its consent
+//     document, signed by the participant or not, has added or changed that
+//     purpose or one of its ancestors since.
 //   - Among the grant records in force that cover the tier and modality, one
 //     deny decides deny (a deny is never outvoted). Otherwise one permit
 //     decides permit.
@@ -28,6 +38,23 @@ var Tiers = []string{"research", "clinical", "commercial"}
 const (
 	ActionGrant    = "grant"
 	ActionWithdraw = "withdraw"
+	// ActionInvalidate voids another record, as an ethics board or a court
+	// may: the voided record never counted.
+	ActionInvalidate = "invalidate"
+)
+
+// Who granted a record.
+const (
+	GrantorParticipant = "participant"
+	GrantorGuardian    = "guardian"
+)
+
+// A minor's assent to a guardian's grant.
+const (
+	AssentGiven   = "given"
+	AssentRefused = "refused"
+	// AssentNotApplicable is for a child too young to be asked.
+	AssentNotApplicable = "not-applicable"
 )
 
 // Decisions a grant record states, and decisions Decide returns.
@@ -50,6 +77,22 @@ type Record struct {
 	SignedAt    time.Time  `json:"signedAt"`
 	Method      string     `json:"method"`
 	Witness     string     `json:"witness,omitempty"`
+
+	// Grantor is participant or guardian; empty means participant.
+	Grantor string `json:"grantor,omitempty"`
+	// Assent is the minor's assent to a guardian's grant.
+	Assent string `json:"assent,omitempty"`
+	// MajorityMonth is the month (YYYY-MM) the minor comes of age. A
+	// guardian's grant stops counting at its first day; the month, not the
+	// date, is logged to keep the birth date out of the log.
+	MajorityMonth string `json:"majorityMonth,omitempty"`
+
+	// Voids is the id of the record an invalidation voids.
+	Voids string `json:"voids,omitempty"`
+	// Authority is who invalidated, such as an ethics board.
+	Authority string `json:"authority,omitempty"`
+	// Reason explains an invalidation.
+	Reason string `json:"reason,omitempty"`
 
 	// Seq orders records signed at the same instant: the log index of the
 	// event that recorded the record. It is not part of the record itself.
@@ -91,12 +134,20 @@ func (r Record) Validate(modalities []string) error {
 		if r.Document == "" {
 			return fmt.Errorf("missing consent document version: pass --document, such as --document v1")
 		}
+		if err := r.validateGrantor(); err != nil {
+			return err
+		}
 	case ActionWithdraw:
 		if r.Decision != "" {
 			return fmt.Errorf("a withdrawal states no decision, got %q", r.Decision)
 		}
+	case ActionInvalidate:
+		if r.Voids == "" || r.Authority == "" {
+			return fmt.Errorf("an invalidation names the record it voids and the authority that voided it")
+		}
+		return nil
 	default:
-		return fmt.Errorf("invalid consent action %q: use %s or %s", r.Action, ActionGrant, ActionWithdraw)
+		return fmt.Errorf("invalid consent action %q: use %s, %s or %s", r.Action, ActionGrant, ActionWithdraw, ActionInvalidate)
 	}
 	if len(r.Tiers) == 0 {
 		return fmt.Errorf("no tiers given: pass --tiers with one or more of %s", strings.Join(Tiers, ","))
@@ -124,6 +175,39 @@ func (r Record) Validate(modalities []string) error {
 	return nil
 }
 
+func (r Record) validateGrantor() error {
+	switch r.Grantor {
+	case "", GrantorParticipant:
+		if r.Assent != "" || r.MajorityMonth != "" {
+			return fmt.Errorf("assent and majority month apply to a guardian's grant only: pass --guardian")
+		}
+	case GrantorGuardian:
+		if _, err := time.Parse("2006-01", r.MajorityMonth); err != nil {
+			return fmt.Errorf("invalid majority month %q for a guardian's grant: give the month the participant comes of age, such as 2031-04", r.MajorityMonth)
+		}
+		switch r.Assent {
+		case AssentGiven, AssentRefused, AssentNotApplicable:
+		default:
+			return fmt.Errorf("invalid assent %q: use %s, %s or %s", r.Assent, AssentGiven, AssentRefused, AssentNotApplicable)
+		}
+	default:
+		return fmt.Errorf("invalid grantor %q: use %s or %s", r.Grantor, GrantorParticipant, GrantorGuardian)
+	}
+	return nil
+}
+
+// majority returns when a guardian's grant stops counting.
+func (r Record) majority() (time.Time, bool) {
+	if r.Grantor != GrantorGuardian {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("2006-01", r.MajorityMonth)
+	if err != nil {
+		return time.Time{}, true // unreadable: treat as already of age, so the grant stops
+	}
+	return t, true
+}
+
 // Outcome is a decision with the records that produced it.
 type Outcome struct {
 	Decision string
@@ -137,20 +221,22 @@ type Outcome struct {
 func (o Outcome) Permitted() bool { return o.Decision == Permit }
 
 // Decide returns the decision for using a participant's data of the given
-// modality for a purpose of the given tier at time t. records is the
-// participant's whole history; Decide never modifies it.
-func Decide(records []Record, tier, modality string, t time.Time) Outcome {
+// modality for a purpose at time t. records is the participant's whole
+// history and lib the terms of every consent document; Decide modifies
+// neither.
+func Decide(records []Record, lib Library, purpose, modality string, t time.Time) Outcome {
+	p, err := LookupPurpose(purpose)
+	if err != nil {
+		return Outcome{Decision: Deny}
+	}
 	var permits, denies []string
 	for _, g := range records {
-		if g.Action != ActionGrant || g.SignedAt.After(t) || !g.activeAt(t) || !g.Covers(tier, modality) {
-			continue
-		}
-		if withdrawn(records, g, tier, modality, t) {
+		if !inForce(records, g, p.Tier, modality, t) {
 			continue
 		}
 		if g.Decision == Deny {
 			denies = append(denies, g.ID)
-		} else {
+		} else if lib.covers(g.Document, p) {
 			permits = append(permits, g.ID)
 		}
 	}
@@ -161,6 +247,41 @@ func Decide(records []Record, tier, modality string, t time.Time) Outcome {
 		return Outcome{Decision: Permit, Basis: permits}
 	}
 	return Outcome{Decision: Deny}
+}
+
+// inForce reports whether grant g applies to the tier and modality at t,
+// before documents are considered.
+func inForce(records []Record, g Record, tier, modality string, t time.Time) bool {
+	if g.Action != ActionGrant || g.SignedAt.After(t) || !g.activeAt(t) || !g.Covers(tier, modality) {
+		return false
+	}
+	if invalidated(records, g) || withdrawn(records, g, tier, modality, t) {
+		return false
+	}
+	if end, minor := g.majority(); minor {
+		if g.Assent == AssentRefused || !t.Before(end) {
+			return false
+		}
+	}
+	return true
+}
+
+// covers reports whether a permit signed under version covers purpose p.
+func (lib Library) covers(version string, p Purpose) bool {
+	if _, known := lib[version]; !known {
+		return false // fail closed: a grant under an unknown document permits nothing
+	}
+	return !lib.restricts(version, p)
+}
+
+// invalidated reports whether a record voids g.
+func invalidated(records []Record, g Record) bool {
+	for _, r := range records {
+		if r.Action == ActionInvalidate && r.Voids == g.ID {
+			return true
+		}
+	}
+	return false
 }
 
 // withdrawn reports whether a withdrawal signed after g ended g's cell
@@ -179,18 +300,27 @@ func withdrawn(records []Record, g Record, tier, modality string, t time.Time) b
 
 // Reasons a sample is left out of a release.
 const (
-	ReasonDenied     = "consent denies this use"
-	ReasonWithdrawn  = "consent withdrawn"
-	ReasonExpired    = "consent expired"
-	ReasonNotYet     = "consent period not started"
-	ReasonNotGranted = "use not granted"
-	ReasonNoConsent  = "no consent recorded"
+	ReasonDenied         = "consent denies this use"
+	ReasonWithdrawn      = "consent withdrawn"
+	ReasonInvalidated    = "consent invalidated"
+	ReasonExpired        = "consent expired"
+	ReasonNotYet         = "consent period not started"
+	ReasonNotGranted     = "use not granted"
+	ReasonNoConsent      = "no consent recorded"
+	ReasonMajority       = "participant came of age and has not confirmed"
+	ReasonAssentRefused  = "child refused assent"
+	ReasonNewDocument    = "purpose changed by a major revision not yet signed"
+	ReasonUnknownPurpose = "unknown purpose"
 )
 
 // Explain returns why Decide denies, as one of the Reason constants, or ""
 // when it permits.
-func Explain(records []Record, tier, modality string, t time.Time) string {
-	out := Decide(records, tier, modality, t)
+func Explain(records []Record, lib Library, purpose, modality string, t time.Time) string {
+	p, err := LookupPurpose(purpose)
+	if err != nil {
+		return ReasonUnknownPurpose
+	}
+	out := Decide(records, lib, purpose, modality, t)
 	switch {
 	case out.Permitted():
 		return ""
@@ -208,16 +338,25 @@ func Explain(records []Record, tier, modality string, t time.Time) string {
 	}
 	reason := ReasonNotGranted
 	for _, g := range known {
-		if g.Action != ActionGrant || g.Decision != Permit || !g.Covers(tier, modality) {
+		if g.Action != ActionGrant || g.Decision != Permit || !g.Covers(p.Tier, modality) {
 			continue
 		}
+		end, minor := g.majority()
 		switch {
-		case withdrawn(known, g, tier, modality, t):
+		case invalidated(records, g):
+			return ReasonInvalidated
+		case withdrawn(known, g, p.Tier, modality, t):
 			return ReasonWithdrawn
+		case minor && g.Assent == AssentRefused:
+			reason = ReasonAssentRefused
+		case minor && !t.Before(end):
+			reason = ReasonMajority
 		case t.Before(g.From):
 			reason = ReasonNotYet
 		case g.Until != nil && !t.Before(*g.Until):
 			reason = ReasonExpired
+		case g.activeAt(t) && !lib.covers(g.Document, p):
+			reason = ReasonNewDocument
 		}
 	}
 	return reason

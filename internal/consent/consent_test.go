@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -15,6 +16,9 @@ func date(s string) time.Time {
 
 func ptr(t time.Time) *time.Time { return &t }
 
+// lib holds an initial document v1 offering everything.
+var lib = Library{"v1": {Version: "v1", Revision: RevisionInitial, Tiers: Tiers, Modalities: []string{"video", "voice", "sensor", "pressure"}}}
+
 func grant(id, decision, tier, modality, signed, from string, until string) Record {
 	r := Record{ID: id, Participant: "p-1", Action: ActionGrant, Decision: decision, Document: "v1",
 		Tiers: []string{tier}, Modalities: []string{modality}, SignedAt: date(signed), From: date(from), Method: "written"}
@@ -28,10 +32,10 @@ func grant(id, decision, tier, modality, signed, from string, until string) Reco
 // nothing was withdrawn.
 func TestDecideExpiredGrant(t *testing.T) {
 	records := []Record{grant("a", Permit, "commercial", "sensor", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z")}
-	if got := Decide(records, "commercial", "sensor", date("2024-06-01T00:00:00Z")); !got.Permitted() {
+	if got := Decide(records, lib, "commercial", "sensor", date("2024-06-01T00:00:00Z")); !got.Permitted() {
 		t.Errorf("inside the period: %v, want permit", got)
 	}
-	if got := Decide(records, "commercial", "sensor", date("2025-03-01T00:00:00Z")); got.Permitted() {
+	if got := Decide(records, lib, "commercial", "sensor", date("2025-03-01T00:00:00Z")); got.Permitted() {
 		t.Errorf("after the period: %v, want deny", got)
 	}
 }
@@ -42,14 +46,14 @@ func TestDecideTimeBoxedDeny(t *testing.T) {
 		grant("A", Permit, "research", "pressure", "2020-01-01T00:00:00Z", "2020-01-01T00:00:00Z", "2040-01-01T00:00:00Z"),
 		grant("B", Deny, "research", "pressure", "2030-01-01T00:00:00Z", "2030-01-01T00:00:00Z", "2035-01-01T00:00:00Z"),
 	}
-	if got := Decide(records, "research", "pressure", date("2032-06-01T00:00:00Z")); got.Permitted() || got.Basis[0] != "B" {
+	if got := Decide(records, lib, "research", "pressure", date("2032-06-01T00:00:00Z")); got.Permitted() || got.Basis[0] != "B" {
 		t.Errorf("2032: %+v, want deny by B", got)
 	}
-	if got := Decide(records, "research", "pressure", date("2036-06-01T00:00:00Z")); !got.Permitted() {
+	if got := Decide(records, lib, "research", "pressure", date("2036-06-01T00:00:00Z")); !got.Permitted() {
 		t.Errorf("2036: %+v, want permit", got)
 	}
 	// Before B was signed, only A counts.
-	if got := Decide(records, "research", "pressure", date("2029-06-01T00:00:00Z")); !got.Permitted() {
+	if got := Decide(records, lib, "research", "pressure", date("2029-06-01T00:00:00Z")); !got.Permitted() {
 		t.Errorf("2029: %+v, want permit", got)
 	}
 }
@@ -68,11 +72,11 @@ func TestDecideDenyNeverLost(t *testing.T) {
 	}
 	at := date("2025-01-01T00:00:00Z")
 	for i, records := range orders {
-		if got := Decide(records, "research", "voice", at); got.Permitted() {
+		if got := Decide(records, lib, "research", "voice", at); got.Permitted() {
 			t.Errorf("order %d, voice: %+v, want deny", i, got)
 		}
 		for _, m := range []string{"sensor", "pressure", "video"} {
-			if got := Decide(records, "research", m, at); !got.Permitted() {
+			if got := Decide(records, lib, "research", m, at); !got.Permitted() {
 				t.Errorf("order %d, %s: %+v, want permit", i, m, got)
 			}
 		}
@@ -85,13 +89,13 @@ func TestDecideWithdrawalIsImmediate(t *testing.T) {
 	w := Record{ID: "w", Participant: "p-1", Action: ActionWithdraw, Tiers: []string{"commercial"}, Modalities: []string{"pressure"},
 		SignedAt: date("2025-01-01T10:00:00Z"), From: date("2025-01-01T10:00:00Z"), Method: "electronic"}
 	records := []Record{g, w}
-	if got := Decide(records, "commercial", "pressure", date("2025-01-01T09:59:59Z")); !got.Permitted() {
+	if got := Decide(records, lib, "commercial", "pressure", date("2025-01-01T09:59:59Z")); !got.Permitted() {
 		t.Errorf("before: %+v, want permit", got)
 	}
-	if got := Decide(records, "commercial", "pressure", date("2025-01-01T10:00:00Z")); got.Permitted() {
+	if got := Decide(records, lib, "commercial", "pressure", date("2025-01-01T10:00:00Z")); got.Permitted() {
 		t.Errorf("at the withdrawal: %+v, want deny", got)
 	}
-	if got := Decide(records, "commercial", "pressure", date("2025-01-01T10:00:01Z")); got.Permitted() {
+	if got := Decide(records, lib, "commercial", "pressure", date("2025-01-01T10:00:01Z")); got.Permitted() {
 		t.Errorf("one second after: %+v, want deny", got)
 	}
 }
@@ -103,10 +107,10 @@ func TestDecideGrantAfterWithdrawal(t *testing.T) {
 			SignedAt: date("2025-02-01T00:00:00Z"), From: date("2025-02-01T00:00:00Z")},
 		grant("g2", Permit, "research", "sensor", "2025-03-01T00:00:00Z", "2025-03-01T00:00:00Z", ""),
 	}
-	if got := Decide(records, "research", "sensor", date("2025-02-15T00:00:00Z")); got.Permitted() {
+	if got := Decide(records, lib, "research", "sensor", date("2025-02-15T00:00:00Z")); got.Permitted() {
 		t.Errorf("between withdrawal and new grant: %+v, want deny", got)
 	}
-	if got := Decide(records, "research", "sensor", date("2025-03-15T00:00:00Z")); !got.Permitted() || got.Basis[0] != "g2" {
+	if got := Decide(records, lib, "research", "sensor", date("2025-03-15T00:00:00Z")); !got.Permitted() || got.Basis[0] != "g2" {
 		t.Errorf("after the new grant: %+v, want permit by g2", got)
 	}
 }
@@ -117,16 +121,16 @@ func TestDecideNarrowWithdrawal(t *testing.T) {
 	w := Record{ID: "w", Action: ActionWithdraw, Tiers: []string{"commercial"}, Modalities: []string{"pressure"},
 		SignedAt: date("2025-02-01T00:00:00Z"), From: date("2025-02-01T00:00:00Z")}
 	at := date("2025-03-01T00:00:00Z")
-	if got := Decide([]Record{g, w}, "commercial", "pressure", at); got.Permitted() {
+	if got := Decide([]Record{g, w}, lib, "commercial", "pressure", at); got.Permitted() {
 		t.Errorf("withdrawn tier: %+v, want deny", got)
 	}
-	if got := Decide([]Record{g, w}, "research", "pressure", at); !got.Permitted() {
+	if got := Decide([]Record{g, w}, lib, "research", "pressure", at); !got.Permitted() {
 		t.Errorf("kept tier: %+v, want permit", got)
 	}
 }
 
 func TestDecideNoRecordDenies(t *testing.T) {
-	if got := Decide(nil, "research", "voice", time.Now()); got.Permitted() || len(got.Basis) != 0 {
+	if got := Decide(nil, lib, "research", "voice", time.Now()); got.Permitted() || len(got.Basis) != 0 {
 		t.Errorf("empty history: %+v, want deny without basis", got)
 	}
 }
@@ -135,7 +139,7 @@ func TestDecideIgnoresRecordsSignedLater(t *testing.T) {
 	// A grant backdated to start in January but signed in March does not
 	// permit use in February.
 	records := []Record{grant("g", Permit, "research", "voice", "2025-03-01T00:00:00Z", "2025-01-01T00:00:00Z", "")}
-	if got := Decide(records, "research", "voice", date("2025-02-01T00:00:00Z")); got.Permitted() {
+	if got := Decide(records, lib, "research", "voice", date("2025-02-01T00:00:00Z")); got.Permitted() {
 		t.Errorf("%+v, want deny", got)
 	}
 }
@@ -143,22 +147,200 @@ func TestDecideIgnoresRecordsSignedLater(t *testing.T) {
 func TestExplainReasons(t *testing.T) {
 	at := date("2025-06-01T00:00:00Z")
 	g := grant("g", Permit, "research", "voice", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z")
-	if got := Explain([]Record{g}, "research", "voice", at); got != ReasonExpired {
+	if got := Explain([]Record{g}, lib, "research", "voice", at); got != ReasonExpired {
 		t.Errorf("expired grant: %q", got)
 	}
-	if got := Explain(nil, "research", "voice", at); got != ReasonNoConsent {
+	if got := Explain(nil, lib, "research", "voice", at); got != ReasonNoConsent {
 		t.Errorf("no records: %q", got)
 	}
-	if got := Explain([]Record{g}, "commercial", "voice", date("2024-06-01T00:00:00Z")); got != ReasonNotGranted {
+	if got := Explain([]Record{g}, lib, "commercial", "voice", date("2024-06-01T00:00:00Z")); got != ReasonNotGranted {
 		t.Errorf("other tier: %q", got)
 	}
 	open := grant("o", Permit, "research", "voice", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", "")
 	w := Record{ID: "w", Action: ActionWithdraw, Tiers: []string{"research"}, Modalities: []string{"voice"},
 		SignedAt: date("2025-02-01T00:00:00Z"), From: date("2025-02-01T00:00:00Z")}
-	if got := Explain([]Record{open, w}, "research", "voice", at); got != ReasonWithdrawn {
+	if got := Explain([]Record{open, w}, lib, "research", "voice", at); got != ReasonWithdrawn {
 		t.Errorf("withdrawn: %q", got)
 	}
-	if got := Explain([]Record{open}, "research", "voice", at); got != "" {
+	if got := Explain([]Record{open}, lib, "research", "voice", at); got != "" {
 		t.Errorf("permitted: %q", got)
+	}
+}
+
+// C8: a major revision that adds licensing to third parties stops that use
+// for participants who signed only the earlier version; a minor revision
+// changes nothing.
+func TestDecideMajorRevision(t *testing.T) {
+	docs := Library{
+		"v1": {Version: "v1", Revision: RevisionInitial},
+		"v2": {Version: "v2", Revision: RevisionMajor, Supersedes: "v1", ChangedPurposes: []string{"commercial.third-party"}},
+		"v3": {Version: "v3", Revision: RevisionMinor, Supersedes: "v2"},
+	}
+	underV1 := grant("g1", Permit, "commercial", "voice", "2025-01-01T00:00:00Z", "2025-01-01T00:00:00Z", "")
+	at := date("2025-06-01T00:00:00Z")
+	if got := Decide([]Record{underV1}, docs, "commercial.third-party", "voice", at); got.Permitted() {
+		t.Errorf("third-party licensing under v1 only: %+v, want deny", got)
+	}
+	if got := Explain([]Record{underV1}, docs, "commercial.third-party", "voice", at); got != ReasonNewDocument {
+		t.Errorf("reason %q", got)
+	}
+	// Plain commercial use did not change, and neither did its other children.
+	for _, purpose := range []string{"commercial", "commercial.product"} {
+		if got := Decide([]Record{underV1}, docs, purpose, "voice", at); !got.Permitted() {
+			t.Errorf("%s under v1: %+v, want permit", purpose, got)
+		}
+	}
+	underV2 := underV1
+	underV2.ID, underV2.Document = "g2", "v2"
+	underV2.SignedAt = date("2025-05-01T00:00:00Z")
+	if got := Decide([]Record{underV1, underV2}, docs, "commercial.third-party", "voice", at); !got.Permitted() || got.Basis[0] != "g2" {
+		t.Errorf("after signing v2: %+v, want permit by g2", got)
+	}
+	// v3 is a minor revision after v2: it restricts nothing.
+	if got := Decide([]Record{underV2}, docs, "commercial.third-party", "voice", at); !got.Permitted() {
+		t.Errorf("v2 grant with minor v3 published: %+v, want permit", got)
+	}
+}
+
+func TestDecideMajorRevisionOfParentPurpose(t *testing.T) {
+	docs := Library{
+		"v1": {Version: "v1", Revision: RevisionInitial},
+		"v2": {Version: "v2", Revision: RevisionMajor, Supersedes: "v1", ChangedPurposes: []string{"commercial"}},
+	}
+	g := grant("g1", Permit, "commercial", "voice", "2025-01-01T00:00:00Z", "2025-01-01T00:00:00Z", "")
+	if got := Decide([]Record{g}, docs, "commercial.third-party", "voice", date("2025-06-01T00:00:00Z")); got.Permitted() {
+		t.Errorf("child of a changed purpose: %+v, want deny", got)
+	}
+}
+
+func TestDecideFailsClosed(t *testing.T) {
+	g := grant("g1", Permit, "research", "voice", "2025-01-01T00:00:00Z", "2025-01-01T00:00:00Z", "")
+	at := date("2025-06-01T00:00:00Z")
+	for _, purpose := range []string{"", "marketing", "RESEARCH"} {
+		if got := Decide([]Record{g}, lib, purpose, "voice", at); got.Permitted() {
+			t.Errorf("purpose %q: %+v, want deny", purpose, got)
+		}
+	}
+	if got := Explain([]Record{g}, lib, "marketing", "voice", at); got != ReasonUnknownPurpose {
+		t.Errorf("reason %q", got)
+	}
+	// A grant under a document the registry does not know permits nothing.
+	g.Document = "v9"
+	if got := Decide([]Record{g}, lib, "research", "voice", at); got.Permitted() {
+		t.Errorf("unknown document: %+v, want deny", got)
+	}
+}
+
+func TestDecidePurposeHierarchy(t *testing.T) {
+	g := grant("g1", Permit, "research", "voice", "2025-01-01T00:00:00Z", "2025-01-01T00:00:00Z", "")
+	at := date("2025-06-01T00:00:00Z")
+	for _, purpose := range []string{"research", "research.health", "research.rehabilitation"} {
+		if got := Decide([]Record{g}, lib, purpose, "voice", at); !got.Permitted() {
+			t.Errorf("%s under a research grant: %+v, want permit", purpose, got)
+		}
+	}
+	for _, purpose := range []string{"commercial", "commercial.third-party", "clinical"} {
+		if got := Decide([]Record{g}, lib, purpose, "voice", at); got.Permitted() {
+			t.Errorf("%s under a research grant: %+v, want deny", purpose, got)
+		}
+	}
+}
+
+func guardianGrant(assent, majority string) Record {
+	g := grant("gg", Permit, "research", "sensor", "2020-01-01T00:00:00Z", "2020-01-01T00:00:00Z", "")
+	g.Grantor, g.Assent, g.MajorityMonth = GrantorGuardian, assent, majority
+	return g
+}
+
+func TestDecideMinorComesOfAge(t *testing.T) {
+	g := guardianGrant(AssentGiven, "2026-03")
+	if got := Decide([]Record{g}, lib, "research", "sensor", date("2026-02-28T23:59:59Z")); !got.Permitted() {
+		t.Errorf("before majority: %+v, want permit", got)
+	}
+	at := date("2026-03-01T00:00:00Z")
+	if got := Decide([]Record{g}, lib, "research", "sensor", at); got.Permitted() {
+		t.Errorf("at majority: %+v, want deny", got)
+	}
+	if got := Explain([]Record{g}, lib, "research", "sensor", at); got != ReasonMajority {
+		t.Errorf("reason %q", got)
+	}
+	adult := grant("ga", Permit, "research", "sensor", "2026-04-01T00:00:00Z", "2026-04-01T00:00:00Z", "")
+	if got := Decide([]Record{g, adult}, lib, "research", "sensor", date("2026-05-01T00:00:00Z")); !got.Permitted() || got.Basis[0] != "ga" {
+		t.Errorf("after confirming as an adult: %+v, want permit by ga", got)
+	}
+}
+
+func TestDecideRefusedAssent(t *testing.T) {
+	g := guardianGrant(AssentRefused, "2030-01")
+	if got := Decide([]Record{g}, lib, "research", "sensor", date("2025-01-01T00:00:00Z")); got.Permitted() {
+		t.Errorf("refused assent: %+v, want deny", got)
+	}
+}
+
+func TestDecideInvalidationIsRetroactive(t *testing.T) {
+	g := grant("g1", Permit, "research", "voice", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", "")
+	void := Record{ID: "x1", Participant: "p-1", Action: ActionInvalidate, Voids: "g1", Authority: "ethics board",
+		SignedAt: date("2025-06-01T00:00:00Z"), From: date("2025-06-01T00:00:00Z")}
+	// A decision for a time before the invalidation was recorded is denied
+	// too: the record never counted.
+	if got := Decide([]Record{g, void}, lib, "research", "voice", date("2024-06-01T00:00:00Z")); got.Permitted() {
+		t.Errorf("past use after invalidation: %+v, want deny", got)
+	}
+	if got := Explain([]Record{g, void}, lib, "research", "voice", date("2025-07-01T00:00:00Z")); got != ReasonInvalidated {
+		t.Errorf("reason %q", got)
+	}
+}
+
+func TestDocumentValidation(t *testing.T) {
+	base := `version: v2
+title: Consent for rehabilitation recordings
+language: en
+summary: You choose how your recordings are used.
+text: Full text.
+tiers: [research, commercial]
+modalities: [voice]
+retentionYears: 10
+`
+	cases := map[string]string{
+		"major without purposes": base + "revision: major\nsupersedes: v1\n",
+		"minor with purposes":    base + "revision: minor\nsupersedes: v1\nchangedPurposes: [commercial]\n",
+		"unknown purpose":        base + "revision: major\nsupersedes: v1\nchangedPurposes: [marketing]\n",
+		"unknown field":          base + "revision: initial\nboxes: 3\n",
+		"unknown tier":           strings.Replace(base, "research, commercial", "research, advertising", 1) + "revision: initial\n",
+		"initial superseding":    base + "revision: initial\nsupersedes: v1\n",
+	}
+	for name, doc := range cases {
+		if _, err := ParseDocument([]byte(doc), "doc.yaml"); err == nil {
+			t.Errorf("%s: accepted", name)
+		} else if !strings.Contains(err.Error(), "doc.yaml") {
+			t.Errorf("%s: error %q does not name the file", name, err)
+		}
+	}
+	d, err := ParseDocument([]byte(base+"revision: major\nsupersedes: v1\nchangedPurposes: [commercial.third-party]\n"), "doc.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Terms().Digest != d.Digest() || len(d.Digest()) != 71 {
+		t.Fatalf("digest %q", d.Digest())
+	}
+}
+
+func TestDUOCodes(t *testing.T) {
+	for _, p := range Purposes() {
+		for _, code := range p.DUO {
+			if _, err := LookupDUO(code); err != nil {
+				t.Errorf("purpose %s: %v", p.Code, err)
+			}
+		}
+	}
+	if _, err := LookupDUO("DUO:9999999"); err == nil {
+		t.Error("unknown DUO code accepted")
+	}
+}
+
+func TestDefaultDocumentParses(t *testing.T) {
+	d := DefaultDocument()
+	if d.Version != "v1" || len(d.Tiers) != 3 || len(d.Modalities) != 4 || d.Revision != RevisionInitial {
+		t.Fatalf("default document %+v", d.Terms())
 	}
 }

@@ -29,6 +29,8 @@ const (
 	TypeSampleRegistered      = "sample.registered"
 	TypeConsentGranted        = "consent.granted"
 	TypeConsentWithdrawn      = "consent.withdrawn"
+	TypeConsentInvalidated    = "consent.invalidated"
+	TypeConsentDocumentAdded  = "consent.document.added"
 	TypeReleasePublished      = "release.published"
 )
 
@@ -120,9 +122,21 @@ type SampleRegistered struct {
 	provenance.Record
 }
 
-// ConsentRecorded is the data of consent.granted and consent.withdrawn.
+// ConsentRecorded is the data of consent.granted, consent.withdrawn and
+// consent.invalidated.
 type ConsentRecorded struct {
 	Record consent.Record `json:"record"`
+}
+
+// ConsentDocumentAdded registers a consent document: its digest and the
+// terms decisions depend on. The text itself stays outside the log.
+type ConsentDocumentAdded struct {
+	Terms consent.Terms `json:"terms"`
+}
+
+// IsConsentRecord reports whether an event type carries a consent record.
+func IsConsentRecord(typ string) bool {
+	return typ == TypeConsentGranted || typ == TypeConsentWithdrawn || typ == TypeConsentInvalidated
 }
 
 // ReleasePublished records a release. ManifestDigest commits to the

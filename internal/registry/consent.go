@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/steward-rehab/steward/internal/consent"
@@ -29,6 +31,12 @@ type GrantInput struct {
 	SignedAt time.Time
 	Method   string
 	Witness  string
+	// Guardian marks a grant made by a minor's guardian. Assent is the
+	// child's (given, refused, not-applicable) and MajorityMonth (YYYY-MM)
+	// when the child comes of age.
+	Guardian      bool
+	Assent        string
+	MajorityMonth string
 }
 
 // WithdrawInput narrows or ends consent. Empty tiers or modalities mean all.
@@ -74,6 +82,11 @@ func (r *Registry) Grant(ctx context.Context, ref string, in GrantInput) (consen
 	if rec.Method == "" {
 		rec.Method = "written"
 	}
+	if in.Guardian {
+		rec.Grantor, rec.Assent, rec.MajorityMonth = consent.GrantorGuardian, in.Assent, in.MajorityMonth
+	} else if in.Assent != "" || in.MajorityMonth != "" {
+		return rec, fmt.Errorf("assent and majority month apply to a guardian's grant only: pass --guardian")
+	}
 	if rec.SignedAt.After(now) {
 		return rec, fmt.Errorf("signing time %s is in the future: a consent can only be recorded after it was given", rec.SignedAt.Format(time.RFC3339))
 	}
@@ -108,6 +121,18 @@ func (r *Registry) Withdraw(ctx context.Context, ref string, in WithdrawInput) (
 	return r.recordConsent(ctx, ref, rec, event.TypeConsentWithdrawn)
 }
 
+// Invalidate records that an ethics board, a court or another authority
+// voided a consent record: the record never counted, past uses included.
+func (r *Registry) Invalidate(ctx context.Context, ref, recordID, authority, reason string) (consent.Record, error) {
+	now := r.now().UTC()
+	rec := consent.Record{
+		ID: ident.New(ident.Consent), Action: consent.ActionInvalidate, Voids: recordID,
+		Authority: authority, Reason: reason, SignedAt: now, From: now, Method: "written",
+		Tiers: []string{}, Modalities: []string{},
+	}
+	return r.recordConsent(ctx, ref, rec, event.TypeConsentInvalidated)
+}
+
 func (r *Registry) recordConsent(ctx context.Context, ref string, rec consent.Record, typ string) (consent.Record, error) {
 	err := r.update(ctx, func(ctx context.Context, w *writer) error {
 		p, err := r.resolve(ctx, w.tx, ref)
@@ -116,6 +141,9 @@ func (r *Registry) recordConsent(ctx context.Context, ref string, rec consent.Re
 		}
 		rec.Participant = p.Pseudonym
 		if err := rec.Validate(provenance.Modalities); err != nil {
+			return err
+		}
+		if err := checkAgainstHistory(ctx, w.tx, rec); err != nil {
 			return err
 		}
 		idx, err := w.append(typ, event.ConsentRecorded{Record: rec})
@@ -140,20 +168,69 @@ func (r *Registry) resolve(ctx context.Context, tx storage.ReadTx, ref string) (
 	return *p, nil
 }
 
-// ConsentHistory returns a participant's pseudonym and consent history.
-func (r *Registry) ConsentHistory(ctx context.Context, ref string) (storage.Participant, []consent.Record, error) {
+// ConsentHistory returns a participant's consent history and the terms of
+// the registered documents, which decisions need.
+func (r *Registry) ConsentHistory(ctx context.Context, ref string) (storage.Participant, []consent.Record, consent.Library, error) {
 	var p storage.Participant
 	var records []consent.Record
+	var lib consent.Library
 	err := r.store.View(ctx, func(tx storage.ReadTx) error {
 		var err error
 		if p, err = r.resolve(ctx, tx, ref); err != nil {
 			return err
 		}
-		records, err = tx.ConsentRecords(ctx, p.Pseudonym)
+		if records, err = tx.ConsentRecords(ctx, p.Pseudonym); err != nil {
+			return err
+		}
+		lib, _, err = library(ctx, tx)
 		return err
 	})
-	return p, records, err
+	return p, records, lib, err
 }
 
 // IsNotFound reports whether err means a looked-up object does not exist.
 func IsNotFound(err error) bool { return errors.Is(err, storage.ErrNotFound) }
+
+// checkAgainstHistory checks a record against the registered documents and
+// the participant's history: a grant must use a registered document and
+// choose only what it offers, and an invalidation must void an existing
+// record of the same participant.
+func checkAgainstHistory(ctx context.Context, tx storage.ReadTx, rec consent.Record) error {
+	switch rec.Action {
+	case consent.ActionGrant:
+		doc, err := tx.ConsentDocument(ctx, rec.Document)
+		if errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("unknown consent document %q: register it with `steward consent document add FILE`, or use one listed by `steward consent document list`", rec.Document)
+		} else if err != nil {
+			return err
+		}
+		for _, t := range rec.Tiers {
+			if !slices.Contains(doc.Document.Tiers, t) {
+				return fmt.Errorf("document %s offers no %s tier: it offers %s", rec.Document, t, strings.Join(doc.Document.Tiers, ", "))
+			}
+		}
+		for _, m := range rec.Modalities {
+			if !slices.Contains(doc.Document.Modalities, m) {
+				return fmt.Errorf("document %s offers no box for %s recordings: it offers %s", rec.Document, m, strings.Join(doc.Document.Modalities, ", "))
+			}
+		}
+	case consent.ActionInvalidate:
+		history, err := tx.ConsentRecords(ctx, rec.Participant)
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, h := range history {
+			if h.ID == rec.Voids && h.Action == consent.ActionGrant {
+				found = true
+			}
+			if h.Action == consent.ActionInvalidate && h.Voids == rec.Voids {
+				return fmt.Errorf("consent record %s is already invalidated by %s", rec.Voids, h.ID)
+			}
+		}
+		if !found {
+			return fmt.Errorf("participant %s has no grant %s to invalidate: see `steward consent show`", rec.Participant, rec.Voids)
+		}
+	}
+	return nil
+}

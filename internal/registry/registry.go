@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/steward-rehab/steward/internal/blobstore"
+	"github.com/steward-rehab/steward/internal/consent"
 	"github.com/steward-rehab/steward/internal/event"
 	"github.com/steward-rehab/steward/internal/ident"
 	"github.com/steward-rehab/steward/internal/keyring"
@@ -143,6 +144,10 @@ func Init(ctx context.Context, dir string, opts InitOptions) (_ *Registry, err e
 		return nil, err
 	}
 	if err := r.createLog(ctx); err != nil {
+		r.Close()
+		return nil, err
+	}
+	if _, err := r.AddDocument(ctx, consent.DefaultDocument()); err != nil {
 		r.Close()
 		return nil, err
 	}

@@ -51,7 +51,7 @@ func releaseDocumentKey(id, name string) string { return ReleasePrefix + id + "/
 // log locked: a withdrawal committed before the build began is always seen,
 // and one committed after it is ordered after the release in the log.
 func (r *Registry) BuildRelease(ctx context.Context, spec ReleaseSpec) (*ReleaseResult, error) {
-	tier, err := consent.TierFor(spec.Purpose)
+	purpose, err := consent.LookupPurpose(spec.Purpose)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (r *Registry) BuildRelease(ctx context.Context, spec ReleaseSpec) (*Release
 	var res *ReleaseResult
 	cp, err := r.updateSigned(ctx, func(ctx context.Context, w *writer) error {
 		var err error
-		res, err = r.logRelease(ctx, w, spec.Purpose, tier, modalities)
+		res, err = r.logRelease(ctx, w, purpose, modalities)
 		return err
 	})
 	if err != nil {
@@ -92,14 +92,19 @@ func (r *Registry) BuildRelease(ctx context.Context, spec ReleaseSpec) (*Release
 
 // logRelease selects the samples, writes and stores the release documents,
 // and logs the release event that commits to the manifest.
-func (r *Registry) logRelease(ctx context.Context, w *writer, purpose, tier string, modalities []string) (*ReleaseResult, error) {
+func (r *Registry) logRelease(ctx context.Context, w *writer, purpose consent.Purpose, modalities []string) (*ReleaseResult, error) {
+	lib, docEvents, err := library(ctx, w.tx)
+	if err != nil {
+		return nil, err
+	}
 	h := release.Header{
-		Release:    ident.New(ident.Release),
-		Origin:     r.Origin(),
-		Purpose:    purpose,
-		Tier:       tier,
-		Modalities: modalities,
-		BuiltAt:    r.now().UTC(),
+		Release:          ident.New(ident.Release),
+		Origin:           r.Origin(),
+		Purpose:          purpose.Code,
+		Tier:             purpose.Tier,
+		Modalities:       modalities,
+		BuiltAt:          r.now().UTC(),
+		ConsentDocuments: docEvents,
 	}
 	tmp, err := os.CreateTemp("", "steward-manifest-*.json")
 	if err != nil {
@@ -108,7 +113,7 @@ func (r *Registry) logRelease(ctx context.Context, w *writer, purpose, tier stri
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 
-	sel := &selector{r: r, tx: w.tx, h: h, mw: release.NewManifestWriter(tmp, h), stats: release.NewStats(),
+	sel := &selector{r: r, tx: w.tx, h: h, lib: lib, mw: release.NewManifestWriter(tmp, h), stats: release.NewStats(),
 		credits: map[string]*release.Attribution{}, trailer: release.Trailer{Selection: release.Selection{Excluded: map[string]int{}}}}
 	if err := sel.run(ctx, modalities); err != nil {
 		return nil, err
@@ -132,7 +137,7 @@ func (r *Registry) logRelease(ctx context.Context, w *writer, purpose, tier stri
 		return nil, err
 	}
 
-	rel := storage.Release{ID: h.Release, Purpose: purpose, Modalities: modalities, BuiltAt: h.BuiltAt, ManifestDigest: digest, SampleCount: sel.stats.Samples}
+	rel := storage.Release{ID: h.Release, Purpose: purpose.Code, Modalities: modalities, BuiltAt: h.BuiltAt, ManifestDigest: digest, SampleCount: sel.stats.Samples}
 	rel.EventIndex, err = w.append(event.TypeReleasePublished, event.ReleasePublished{
 		Release: rel.ID, Purpose: rel.Purpose, Modalities: rel.Modalities, BuiltAt: rel.BuiltAt,
 		ManifestDigest: rel.ManifestDigest, SampleCount: rel.SampleCount,
@@ -185,6 +190,7 @@ type selector struct {
 	r       *Registry
 	tx      storage.Tx
 	h       release.Header
+	lib     consent.Library
 	mw      *release.ManifestWriter
 	stats   *release.Stats
 	credits map[string]*release.Attribution
@@ -244,7 +250,7 @@ func (s *selector) flush(ctx context.Context) error {
 
 func (s *selector) decide(smp storage.Sample, records []consent.Record, attrs participant.Attributes) error {
 	s.trailer.Selection.Considered++
-	if reason := consent.Explain(records, s.h.Tier, smp.Provenance.Modality, s.h.BuiltAt); reason != "" {
+	if reason := consent.Explain(records, s.lib, s.h.Purpose, smp.Provenance.Modality, s.h.BuiltAt); reason != "" {
 		s.trailer.Selection.Excluded[reason]++
 		return nil
 	}
@@ -382,7 +388,7 @@ func evidenceIndexes(open func() (io.ReadCloser, error), releaseIndex uint64) ([
 	}
 	defer rc.Close()
 	indexes := []uint64{releaseIndex}
-	_, _, err = release.DecodeManifest(rc, func(_ release.Header, s release.Sample) error {
+	h, _, err := release.DecodeManifest(rc, func(_ release.Header, s release.Sample) error {
 		indexes = append(indexes, s.Evidence.Registration)
 		indexes = append(indexes, s.Evidence.Consent...)
 		return nil
@@ -390,6 +396,7 @@ func evidenceIndexes(open func() (io.ReadCloser, error), releaseIndex uint64) ([
 	if err != nil {
 		return nil, fmt.Errorf("stored manifest: %w", err)
 	}
+	indexes = append(indexes, h.ConsentDocuments...)
 	slices.Sort(indexes)
 	return slices.Compact(indexes), nil
 }

@@ -47,6 +47,9 @@ type Header struct {
 	Tier       string    `json:"tier"`
 	Modalities []string  `json:"modalities"`
 	BuiltAt    time.Time `json:"builtAt"`
+	// ConsentDocuments are the log indexes of the events that registered
+	// every consent document, whose terms the consent replay needs.
+	ConsentDocuments []uint64 `json:"consentDocuments"`
 }
 
 // Trailer follows the samples in manifest.json: facts known only once every
@@ -148,6 +151,7 @@ func NewManifestWriter(w io.Writer, h Header) *ManifestWriter {
 	mw.field("tier", h.Tier, true)
 	mw.field("modalities", h.Modalities, true)
 	mw.field("builtAt", h.BuiltAt, true)
+	mw.field("consentDocuments", nonNilIndexes(h.ConsentDocuments), true)
 	mw.write(`  "samples": [`)
 	return mw
 }
@@ -204,6 +208,13 @@ func (mw *ManifestWriter) Finish(t Trailer) (string, error) {
 	return "sha256:" + hex.EncodeToString(mw.h.Sum(nil)), nil
 }
 
+func nonNilIndexes(a []uint64) []uint64 {
+	if a == nil {
+		return []uint64{}
+	}
+	return a
+}
+
 func nonNil(a []Attribution) []Attribution {
 	if a == nil {
 		return []Attribution{}
@@ -251,7 +262,7 @@ func DecodeManifest(r io.Reader, fn func(Header, Sample) error) (Header, Trailer
 		}
 		seen[key] = true
 		if key == "samples" {
-			headerDone := seen["release"] && seen["origin"] && seen["purpose"] && seen["tier"] && seen["modalities"] && seen["builtAt"]
+			headerDone := seen["release"] && seen["origin"] && seen["purpose"] && seen["tier"] && seen["modalities"] && seen["builtAt"] && seen["consentDocuments"]
 			collect := fn
 			if !headerDone {
 				collect = func(_ Header, s Sample) error { early = append(early, s); return nil }
@@ -263,7 +274,7 @@ func DecodeManifest(r io.Reader, fn func(Header, Sample) error) (Header, Trailer
 		}
 		target := map[string]any{
 			"release": &h.Release, "origin": &h.Origin, "purpose": &h.Purpose, "tier": &h.Tier,
-			"modalities": &h.Modalities, "builtAt": &h.BuiltAt,
+			"modalities": &h.Modalities, "builtAt": &h.BuiltAt, "consentDocuments": &h.ConsentDocuments,
 			"selection": &t.Selection, "attribution": &t.Attribution, "documents": &t.Documents,
 		}[key]
 		if target == nil {

@@ -84,9 +84,13 @@ func Verify(dir, verifierKey string) (*Report, error) {
 	defer f.Close()
 	d := newDigester()
 	files := map[string]*Sample{}
+	var lib consent.Library
 	h, t, err := DecodeManifest(io.TeeReader(f, d), func(h Header, s Sample) error {
+		if lib == nil {
+			lib = documentLibrary(entries, h, rep)
+		}
 		rep.Samples++
-		checkSample(entries, &h, &s, rep)
+		checkSample(entries, lib, &h, &s, rep)
 		if s.File != "" {
 			files[path.Clean(s.File)] = &Sample{ID: s.ID, Digest: s.Digest, Size: s.Size, File: s.File}
 		}
@@ -207,7 +211,26 @@ func checkDocuments(dir string, t Trailer, rep *Report) {
 	}
 }
 
-func checkSample(entries map[uint64]verifiedEntry, m *Header, s *Sample, rep *Report) {
+// documentLibrary rebuilds the consent documents' terms from their bundled
+// registration events.
+func documentLibrary(entries map[uint64]verifiedEntry, h Header, rep *Report) consent.Library {
+	lib := consent.Library{}
+	if tier, err := consent.TierFor(h.Purpose); err != nil || tier != h.Tier {
+		rep.fail("%s: purpose %q does not belong to tier %q", ManifestFile, h.Purpose, h.Tier)
+	}
+	for _, idx := range h.ConsentDocuments {
+		e, ok := entries[idx]
+		var added event.ConsentDocumentAdded
+		if !ok || e.ev.Type != event.TypeConsentDocumentAdded || e.ev.DecodeData(&added) != nil {
+			rep.fail("%s: consent document event %d or its proof is missing", ManifestFile, idx)
+			continue
+		}
+		lib[added.Terms.Version] = added.Terms
+	}
+	return lib
+}
+
+func checkSample(entries map[uint64]verifiedEntry, lib consent.Library, m *Header, s *Sample, rep *Report) {
 	reg, ok := entries[s.Evidence.Registration]
 	if !ok {
 		rep.fail("sample %s: registration event %d or its proof is missing", s.ID, s.Evidence.Registration)
@@ -245,7 +268,7 @@ func checkSample(entries map[uint64]verifiedEntry, m *Header, s *Sample, rep *Re
 			return
 		}
 		var cr event.ConsentRecorded
-		if (e.ev.Type != event.TypeConsentGranted && e.ev.Type != event.TypeConsentWithdrawn) || e.ev.DecodeData(&cr) != nil {
+		if !event.IsConsentRecord(e.ev.Type) || e.ev.DecodeData(&cr) != nil {
 			rep.fail("sample %s: event %d is not a consent record", s.ID, idx)
 			return
 		}
@@ -256,8 +279,8 @@ func checkSample(entries map[uint64]verifiedEntry, m *Header, s *Sample, rep *Re
 		cr.Record.Seq = idx
 		records = append(records, cr.Record)
 	}
-	if out := consent.Decide(records, m.Tier, s.Modality, m.BuiltAt); !out.Permitted() {
-		rep.fail("sample %s: the bundled consent history does not permit %s use of %s data at %s", s.ID, m.Tier, s.Modality, m.BuiltAt.Format("2006-01-02T15:04:05Z07:00"))
+	if out := consent.Decide(records, lib, m.Purpose, s.Modality, m.BuiltAt); !out.Permitted() {
+		rep.fail("sample %s: the bundled consent history does not permit %s use of %s data at %s", s.ID, m.Purpose, s.Modality, m.BuiltAt.Format("2006-01-02T15:04:05Z07:00"))
 	}
 }
 

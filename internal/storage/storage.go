@@ -194,6 +194,9 @@ type SampleReader interface {
 	Sample(ctx context.Context, id string) (Sample, error)
 	SampleByDigest(ctx context.Context, digest string) (Sample, error)
 	SampleByExternalID(ctx context.Context, externalID string) (Sample, error)
+	// SamplesByDigest returns the samples with the given digests, keyed by
+	// digest; unknown digests are absent.
+	SamplesByDigest(ctx context.Context, digests []string) (map[string]Sample, error)
 	// Samples calls fn for the matching samples, ordered by id or, with
 	// f.ByParticipant, by participant and id.
 	Samples(ctx context.Context, f SampleFilter, fn func(Sample) error) error
@@ -204,6 +207,10 @@ type SampleWriter interface {
 	// InsertSample returns ErrConflict if the id, the digest or the external
 	// id exists.
 	InsertSample(ctx context.Context, s Sample) error
+	// InsertSamples inserts many samples in few statements. It returns
+	// ErrConflict if any id, digest or external id exists or repeats, and
+	// may then have inserted some of the samples: roll the transaction back.
+	InsertSamples(ctx context.Context, samples []Sample) error
 }
 
 // ConsentReader reads consent histories.
@@ -214,14 +221,27 @@ type ConsentReader interface {
 	// ConsentRecordsOf returns the histories of several participants, keyed
 	// by pseudonym; participants without records are absent.
 	ConsentRecordsOf(ctx context.Context, pseudonyms []string) (map[string][]consent.Record, error)
+	// ConsentDocument returns a registered document version.
+	ConsentDocument(ctx context.Context, version string) (ConsentDocument, error)
+	// ConsentDocuments returns every registered document in registration order.
+	ConsentDocuments(ctx context.Context) ([]ConsentDocument, error)
 	// AllConsentRecords calls fn once per participant that has any record,
 	// with that participant's history as ConsentRecords returns it.
 	AllConsentRecords(ctx context.Context, fn func(pseudonym string, records []consent.Record) error) error
 }
 
-// ConsentWriter appends to consent histories.
+// ConsentWriter appends to consent histories and registers documents.
 type ConsentWriter interface {
 	InsertConsentRecord(ctx context.Context, r consent.Record, eventIndex uint64) error
+	// InsertConsentDocument registers a document version; ErrConflict if the
+	// version exists.
+	InsertConsentDocument(ctx context.Context, d consent.Document, eventIndex uint64) error
+}
+
+// ConsentDocument is a registered consent document.
+type ConsentDocument struct {
+	Document   consent.Document
+	EventIndex uint64
 }
 
 // Release is the projection of a published release.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/steward-rehab/steward/internal/consent"
+	"github.com/steward-rehab/steward/internal/storage"
 )
 
 // consentRow is one stored consent record with its participant.
@@ -99,4 +100,51 @@ func (t *tx) InsertConsentRecord(ctx context.Context, r consent.Record, eventInd
 		return fmt.Errorf("insert consent record %s: %w", r.ID, err)
 	}
 	return nil
+}
+
+func (t *tx) InsertConsentDocument(ctx context.Context, d consent.Document, eventIndex uint64) error {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, "INSERT INTO consent_documents (version, document, digest, event_idx) VALUES (?, ?, ?, ?)",
+		d.Version, string(raw), d.Digest(), eventIndex)
+	if err != nil {
+		return fmt.Errorf("insert consent document %s: %w", d.Version, err)
+	}
+	return nil
+}
+
+func scanDocument(s scanner) (storage.ConsentDocument, error) {
+	var sd storage.ConsentDocument
+	var raw, digest string
+	if err := s.Scan(&raw, &digest, &sd.EventIndex); err != nil {
+		return sd, err
+	}
+	if err := json.Unmarshal([]byte(raw), &sd.Document); err != nil {
+		return sd, fmt.Errorf("stored consent document: %w", err)
+	}
+	return sd, nil
+}
+
+func (t *tx) ConsentDocument(ctx context.Context, version string) (storage.ConsentDocument, error) {
+	sd, err := scanDocument(t.queryRow(ctx, "SELECT document, digest, event_idx FROM consent_documents WHERE version = ?", version))
+	return sd, notFound(err, "consent document "+version)
+}
+
+func (t *tx) ConsentDocuments(ctx context.Context) ([]storage.ConsentDocument, error) {
+	rows, err := t.query(ctx, "SELECT document, digest, event_idx FROM consent_documents ORDER BY event_idx")
+	if err != nil {
+		return nil, fmt.Errorf("list consent documents: %w", err)
+	}
+	defer rows.Close()
+	var out []storage.ConsentDocument
+	for rows.Next() {
+		sd, err := scanDocument(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sd)
+	}
+	return out, rows.Err()
 }

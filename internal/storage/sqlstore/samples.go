@@ -90,24 +90,66 @@ func (t *tx) Samples(ctx context.Context, f storage.SampleFilter, fn func(storag
 	return nil
 }
 
+func (t *tx) SamplesByDigest(ctx context.Context, digests []string) (map[string]storage.Sample, error) {
+	out := make(map[string]storage.Sample, len(digests))
+	err := inChunks(digests, func(chunk []any, marks string) error {
+		rows, err := t.query(ctx, "SELECT "+sampleColumns+" FROM samples WHERE digest IN ("+marks+")", chunk...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			s, err := scanSample(rows)
+			if err != nil {
+				return err
+			}
+			out[s.Digest] = s
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read samples by digest: %w", err)
+	}
+	return out, nil
+}
+
 func (t *tx) InsertSample(ctx context.Context, s storage.Sample) error {
-	prov, err := json.Marshal(s.Provenance)
-	if err != nil {
-		return err
-	}
-	source, err := json.Marshal(s.Source)
-	if err != nil {
-		return err
-	}
-	var external any
-	if s.ExternalID != "" {
-		external = s.ExternalID
-	}
-	_, err = t.exec(ctx, "INSERT INTO samples ("+sampleColumns+", modality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		s.ID, s.Participant, s.Digest, s.Size, s.DurationSeconds, string(prov), external, string(source), s.BlobKey,
-		s.BlobOffset, s.BlobLength, formatTime(s.RegisteredAt), s.EventIndex, s.Provenance.Modality)
-	if err != nil {
+	if err := t.insertSamples(ctx, []storage.Sample{s}); err != nil {
 		return fmt.Errorf("insert sample %s: %w", s.ID, err)
 	}
 	return nil
+}
+
+func (t *tx) InsertSamples(ctx context.Context, samples []storage.Sample) error {
+	for i := 0; i < len(samples); i += batchRows {
+		chunk := samples[i:min(i+batchRows, len(samples))]
+		if err := t.insertSamples(ctx, chunk); err != nil {
+			return fmt.Errorf("insert samples %s to %s: %w", chunk[0].ID, chunk[len(chunk)-1].ID, err)
+		}
+	}
+	return nil
+}
+
+// insertSamples inserts up to batchRows samples in one statement.
+func (t *tx) insertSamples(ctx context.Context, samples []storage.Sample) error {
+	const columns = 14
+	args := make([]any, 0, columns*len(samples))
+	for _, s := range samples {
+		prov, err := json.Marshal(s.Provenance)
+		if err != nil {
+			return err
+		}
+		source, err := json.Marshal(s.Source)
+		if err != nil {
+			return err
+		}
+		var external any
+		if s.ExternalID != "" {
+			external = s.ExternalID
+		}
+		args = append(args, s.ID, s.Participant, s.Digest, s.Size, s.DurationSeconds, string(prov), external, string(source), s.BlobKey,
+			s.BlobOffset, s.BlobLength, formatTime(s.RegisteredAt), s.EventIndex, s.Provenance.Modality)
+	}
+	_, err := t.exec(ctx, "INSERT INTO samples ("+sampleColumns+", modality) VALUES "+placeholders(len(samples), columns), args...)
+	return err
 }

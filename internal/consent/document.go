@@ -1,0 +1,202 @@
+package consent
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+)
+
+// Revisions of a consent document.
+const (
+	RevisionInitial = "initial"
+	// RevisionMajor changes what the participant agrees to: use for the
+	// purposes it adds or changes stops until the participant signs it.
+	RevisionMajor = "major"
+	// RevisionMinor changes wording only and changes no decision.
+	RevisionMinor = "minor"
+)
+
+// Document is a versioned consent form: what participants read and what
+// they can choose.
+type Document struct {
+	Version  string `json:"version"`
+	Title    string `json:"title"`
+	Language string `json:"language"`
+	// Summary is the plain-language summary shown to participants.
+	Summary string `json:"summary"`
+	// Text is the full form, in Markdown.
+	Text string `json:"text"`
+	// Tiers and Modalities are the choices the form offers: a box per tier
+	// and modality.
+	Tiers      []string `json:"tiers"`
+	Modalities []string `json:"modalities"`
+	// Purposes are the purpose codes the form describes; empty means every
+	// purpose of the offered tiers.
+	Purposes           []string `json:"purposes,omitempty"`
+	ThirdPartyTransfer bool     `json:"thirdPartyTransfer"`
+	Derivatives        bool     `json:"derivatives"`
+	RetentionYears     int      `json:"retentionYears"`
+	Revision           string   `json:"revision"`
+	// Supersedes is the version this one revises, empty for an initial form.
+	Supersedes string `json:"supersedes,omitempty"`
+	// ChangedPurposes are the purposes a major revision adds or changes.
+	ChangedPurposes []string `json:"changedPurposes,omitempty"`
+}
+
+// Terms are the parts of a document that decisions depend on. They are
+// logged with the document's digest, so a verifier can replay decisions.
+type Terms struct {
+	Version         string   `json:"version"`
+	Digest          string   `json:"digest"`
+	Revision        string   `json:"revision"`
+	Supersedes      string   `json:"supersedes,omitempty"`
+	ChangedPurposes []string `json:"changedPurposes,omitempty"`
+	Tiers           []string `json:"tiers"`
+	Modalities      []string `json:"modalities"`
+}
+
+var versionPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
+
+// ParseDocument reads a document from JSON or YAML. name is used in
+// messages. Unknown fields are errors, so a misspelt choice is never
+// silently dropped.
+func ParseDocument(raw []byte, name string) (Document, error) {
+	var d Document
+	trimmed := bytes.TrimSpace(raw)
+	var err error
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&d)
+	} else {
+		err = yaml.UnmarshalWithOptions(raw, &d, yaml.Strict(), yaml.UseJSONUnmarshaler())
+	}
+	if err != nil {
+		return d, fmt.Errorf("%s: invalid consent document: %w", name, err)
+	}
+	if err := d.Validate(); err != nil {
+		return d, fmt.Errorf("%s: %w", name, err)
+	}
+	return d, nil
+}
+
+// Validate checks a document's fields.
+func (d Document) Validate() error {
+	switch {
+	case !versionPattern.MatchString(d.Version):
+		return fmt.Errorf("invalid version %q: use letters, digits, dots, dashes or underscores, such as v2", d.Version)
+	case strings.TrimSpace(d.Title) == "":
+		return fmt.Errorf("missing title")
+	case strings.TrimSpace(d.Summary) == "":
+		return fmt.Errorf("missing summary: participants need a plain-language summary")
+	case strings.TrimSpace(d.Text) == "":
+		return fmt.Errorf("missing text: the full form the participant reads")
+	case d.RetentionYears < 0 || d.RetentionYears > 100:
+		return fmt.Errorf("invalid retentionYears %d: expected 0 to 100", d.RetentionYears)
+	}
+	if len(d.Tiers) == 0 {
+		return fmt.Errorf("no tiers offered: list one or more of %s", strings.Join(Tiers, ", "))
+	}
+	for _, t := range d.Tiers {
+		if !slices.Contains(Tiers, t) {
+			return fmt.Errorf("unknown tier %q: use %s", t, strings.Join(Tiers, ", "))
+		}
+	}
+	if len(d.Modalities) == 0 {
+		return fmt.Errorf("no modalities offered: list one or more of video, voice, sensor, pressure")
+	}
+	for _, m := range d.Modalities {
+		if !slices.Contains([]string{"video", "voice", "sensor", "pressure"}, m) {
+			return fmt.Errorf("unknown modality %q: use video, voice, sensor or pressure", m)
+		}
+	}
+	for _, p := range append(slices.Clone(d.Purposes), d.ChangedPurposes...) {
+		if _, err := LookupPurpose(p); err != nil {
+			return err
+		}
+	}
+	switch d.Revision {
+	case RevisionInitial:
+		if d.Supersedes != "" || len(d.ChangedPurposes) > 0 {
+			return fmt.Errorf("an initial document supersedes nothing and changes no purpose: set revision to major or minor")
+		}
+	case RevisionMajor:
+		if d.Supersedes == "" || len(d.ChangedPurposes) == 0 {
+			return fmt.Errorf("a major revision names the version it supersedes and the purposes it adds or changes (changedPurposes)")
+		}
+	case RevisionMinor:
+		if d.Supersedes == "" {
+			return fmt.Errorf("a minor revision names the version it supersedes")
+		}
+		if len(d.ChangedPurposes) > 0 {
+			return fmt.Errorf("a minor revision changes wording only: changedPurposes must be empty, or make it a major revision")
+		}
+	default:
+		return fmt.Errorf("invalid revision %q: use initial, major or minor", d.Revision)
+	}
+	return nil
+}
+
+// Digest returns sha256 of the document's JSON encoding, the value logged
+// and quoted by FHIR exports.
+func (d Document) Digest() string {
+	raw, _ := json.Marshal(d)
+	sum := sha256.Sum256(raw)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// Terms returns the decision-relevant parts of the document.
+func (d Document) Terms() Terms {
+	return Terms{
+		Version: d.Version, Digest: d.Digest(), Revision: d.Revision, Supersedes: d.Supersedes,
+		ChangedPurposes: d.ChangedPurposes, Tiers: d.Tiers, Modalities: d.Modalities,
+	}
+}
+
+// Library holds the terms of every registered document by version.
+type Library map[string]Terms
+
+// restricts reports whether a major revision after version changed purpose p
+// or one of its ancestors, so that a grant signed under version no longer
+// covers p.
+func (lib Library) restricts(version string, p Purpose) bool {
+	lineage := p.Lineage()
+	for _, later := range lib.later(version) {
+		if later.Revision != RevisionMajor {
+			continue
+		}
+		for _, changed := range later.ChangedPurposes {
+			if slices.Contains(lineage, changed) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// later returns the documents that revise version, directly or through
+// other revisions.
+func (lib Library) later(version string) []Terms {
+	var out []Terms
+	seen := map[string]bool{version: true}
+	frontier := []string{version}
+	for len(frontier) > 0 {
+		var next []string
+		for _, t := range lib {
+			if slices.Contains(frontier, t.Supersedes) && !seen[t.Version] {
+				seen[t.Version] = true
+				out = append(out, t)
+				next = append(next, t.Version)
+			}
+		}
+		frontier = next
+	}
+	return out
+}
