@@ -11,11 +11,11 @@ import (
 // consent tiers: a grant of a tier covers every purpose below it, unless a
 // major revision of the consent document changed that purpose.
 type Purpose struct {
-	Code        string   `json:"code"`
-	Label       string   `json:"label"`
-	Tier        string   `json:"tier"`
-	Parent      string   `json:"parent,omitempty"`
-	Description string   `json:"description"`
+	Code        string `json:"code"`
+	Label       string `json:"label"`
+	Tier        string `json:"tier"`
+	Parent      string `json:"parent,omitempty"`
+	Description string `json:"description"`
 	// DUO lists the GA4GH Data Use Ontology terms that describe the use:
 	// one permission term and any modifiers.
 	DUO []string `json:"duo"`
