@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"Checkpoints", testCheckpoints},
 		{"Participants", testParticipants},
 		{"Samples", testSamples},
+		{"SamplesInBulk", testSamplesInBulk},
 		{"ConsentRecords", testConsentRecords},
 		{"Releases", testReleases},
 		{"IterationAcrossPages", testIterationAcrossPages},
@@ -425,6 +426,82 @@ func testSamples(t *testing.T, s storage.Store) {
 		}
 		if fmt.Sprint(ids) != "[s-2 s-3]" {
 			return fmt.Errorf("voice samples %v", ids)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testSamplesInBulk inserts and looks up more samples than one statement
+// carries, and checks that a conflict anywhere in the call is reported.
+func testSamplesInBulk(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	const n = 450
+	var samples []storage.Sample
+	var digests []string
+	for i := range n {
+		external := ""
+		if i%3 == 0 {
+			external = fmt.Sprintf("ext-%d", i)
+		}
+		smp := newSample(fmt.Sprintf("s-%04d", i), "p-a", fmt.Sprintf("sha256:%04d", i), "sensor", external)
+		smp.EventIndex = uint64(100 + i)
+		samples = append(samples, smp)
+		digests = append(digests, smp.Digest)
+	}
+	err := s.Update(ctx, func(tx storage.Tx) error {
+		if err := tx.InsertParticipant(ctx, newParticipant("p-a", "ns", "A"), []byte("k")); err != nil {
+			return err
+		}
+		return tx.InsertSamples(ctx, samples)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	err = s.View(ctx, func(tx storage.ReadTx) error {
+		found, err := tx.SamplesByDigest(ctx, append(digests, "sha256:absent"))
+		if err != nil {
+			return err
+		}
+		if len(found) != n {
+			return fmt.Errorf("SamplesByDigest found %d samples, want %d", len(found), n)
+		}
+		got := found["sha256:0301"]
+		if got.ID != "s-0301" || got.EventIndex != 401 || got.Provenance.Modality != "sensor" || got.Source["file"] != "a.wav" {
+			return fmt.Errorf("sample read back as %+v", got)
+		}
+		if _, ok := found["sha256:absent"]; ok {
+			return errors.New("SamplesByDigest returned an unknown digest")
+		}
+		if byExternal, err := tx.SampleByExternalID(ctx, "ext-300"); err != nil || byExternal.ID != "s-0300" {
+			return fmt.Errorf("external id of a bulk-inserted sample: %+v %v", byExternal, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A digest that exists, at the end of a call of more than one statement.
+	clash := make([]storage.Sample, 0, 301)
+	for i := range 300 {
+		clash = append(clash, newSample(fmt.Sprintf("s-new-%04d", i), "p-a", fmt.Sprintf("sha256:new-%04d", i), "sensor", ""))
+	}
+	clash = append(clash, newSample("s-new-last", "p-a", "sha256:0007", "sensor", ""))
+	err = s.Update(ctx, func(tx storage.Tx) error { return tx.InsertSamples(ctx, clash) })
+	if !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("InsertSamples with an existing digest: %v, want ErrConflict", err)
+	}
+	err = s.View(ctx, func(tx storage.ReadTx) error {
+		found, err := tx.SamplesByDigest(ctx, []string{"sha256:new-0000", "sha256:new-0299"})
+		if err != nil {
+			return err
+		}
+		if len(found) != 0 {
+			return fmt.Errorf("a rolled-back InsertSamples left %d samples", len(found))
 		}
 		return nil
 	})
