@@ -55,6 +55,10 @@ func (p *Pack) Add(ciphertext []byte) *Location {
 	return loc
 }
 
+// Grow makes room for n more bytes, so that adding recordings whose total
+// size is known copies each once.
+func (p *Pack) Grow(n int) { p.buf.Grow(n) }
+
 // Len returns the bytes gathered so far.
 func (p *Pack) Len() int { return p.buf.Len() }
 
@@ -70,13 +74,14 @@ func (p *Pack) Seal() *Sealed {
 	if len(p.pending) == 0 {
 		return nil
 	}
-	data := bytes.Clone(p.buf.Bytes())
+	// The sealed pack takes the buffer over, and the pack starts a new one.
+	data := p.buf.Bytes()
 	sum := sha256.Sum256(data)
 	key := PackPrefix + hex.EncodeToString(sum[:])
 	for _, loc := range p.pending {
 		loc.Key = key
 	}
-	p.buf.Reset()
+	p.buf = bytes.Buffer{}
 	p.pending = nil
 	return &Sealed{Key: key, data: data}
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/steward-rehab/steward/internal/content"
@@ -149,42 +148,33 @@ func (r *Registry) register(ctx context.Context, b *Batch) (*RegisterReport, err
 		return nil, &BatchError{Problems: problems}
 	}
 
-	// Store the recordings under their final keys while the events are
-	// prepared, and make them durable before the events that reference them
-	// commit. A crash in between leaves at most unreferenced blobs, which
-	// garbage collection removes.
+	// Store the recordings under their final keys and make them durable
+	// before the events that reference them commit. A crash in between
+	// leaves at most unreferenced blobs, which garbage collection removes.
+	// This happens before the log lock is taken, so other writers append
+	// while this one waits for the blob store.
 	packs, err := r.placeRecordings(plans)
 	if err != nil {
 		r.dropStaged(ctx, plans)
 		return nil, err
 	}
-	stored := make(chan error, 1)
-	go func() { stored <- r.storeRecordings(ctx, packs, plans) }()
-	var storeErr error
-	var waited sync.Once
-	waitStored := func() error {
-		waited.Do(func() { storeErr = <-stored })
-		return storeErr
-	}
 	placed := time.Now()
+	if err := r.storeRecordings(ctx, packs, plans); err != nil {
+		r.dropStaged(ctx, plans)
+		return nil, err
+	}
+	stored := time.Now()
 
 	rep := &RegisterReport{}
 	err = r.update(ctx, func(ctx context.Context, w *writer) error {
 		*rep = RegisterReport{}
-		if err := r.commitBatch(ctx, w, people, plans, rep); err != nil {
-			return err
-		}
-		return waitStored()
+		return r.commitBatch(ctx, w, people, plans, rep)
 	})
-	if err := waitStored(); err != nil {
-		r.dropStaged(ctx, plans)
-		return nil, err
-	}
 	if err != nil {
 		return nil, err
 	}
 	r.log.Info("registered batch", "samples", len(rep.Samples), "participants_created", rep.ParticipantsCreated,
-		"stage", staged.Sub(started), "pack", placed.Sub(staged), "store_and_log", time.Since(placed))
+		"stage", staged.Sub(started), "pack", placed.Sub(staged), "store", stored.Sub(placed), "log", time.Since(stored))
 	return rep, nil
 }
 
@@ -243,14 +233,29 @@ func (r *Registry) commitBatch(ctx context.Context, w *writer, people map[[2]str
 		}
 	}
 
+	// Look every digest up at once: a sample registered before, or by
+	// another writer since staging, is reported as a duplicate.
+	digests := make([]string, len(plans))
+	for i, p := range plans {
+		digests[i] = p.staged.Digest
+	}
+	existing, err := w.tx.SamplesByDigest(ctx, digests)
+	if err != nil {
+		return err
+	}
+	var fresh []storage.Sample
 	for _, p := range plans {
-		reg, err := r.commitSample(ctx, w, p)
+		reg, s, err := r.commitSample(w, p, existing)
 		if err != nil {
 			return err
 		}
+		if s != nil {
+			fresh = append(fresh, *s)
+			existing[s.Digest] = *s
+		}
 		rep.Samples = append(rep.Samples, reg)
 	}
-	return nil
+	return w.tx.InsertSamples(ctx, fresh)
 }
 
 func (r *Registry) commitParticipant(ctx context.Context, w *writer, pp *plannedParticipant, rep *RegisterReport) error {
@@ -276,19 +281,21 @@ func (r *Registry) commitParticipant(ctx context.Context, w *writer, pp *planned
 	return nil
 }
 
-func (r *Registry) commitSample(ctx context.Context, w *writer, p *plannedSample) (Registered, error) {
+// commitSample logs one sample's event and returns the row to insert, or
+// nil when existing (the samples stored, and those of this batch so far)
+// already has its content.
+func (r *Registry) commitSample(w *writer, p *plannedSample, existing map[string]storage.Sample) (Registered, *storage.Sample, error) {
 	reg := Registered{Where: p.in.Where, Participant: p.who.p.Pseudonym, Digest: p.staged.Digest}
-	existing, err := w.tx.SampleByDigest(ctx, p.staged.Digest)
-	switch {
-	case err == nil:
-		// Registered before, or by a concurrent writer since staging.
-		if existing.Participant != p.who.p.Pseudonym {
-			return reg, fmt.Errorf("%s: content %s was registered meanwhile as sample %s of another participant", p.in.Where, existing.Digest, existing.ID)
+	if found, ok := existing[p.staged.Digest]; ok {
+		if found.Participant != p.who.p.Pseudonym {
+			return reg, nil, fmt.Errorf("%s: content %s was registered meanwhile as sample %s of another participant", p.in.Where, found.Digest, found.ID)
 		}
-		reg.Sample, reg.EventIndex, reg.Duplicate = existing.ID, existing.EventIndex, true
-		return reg, nil
-	case !errors.Is(err, storage.ErrNotFound):
-		return reg, err
+		reg.Sample, reg.EventIndex, reg.Duplicate = found.ID, found.EventIndex, true
+		return reg, nil, nil
+	}
+	if p.loc == nil {
+		// Staging found the content registered, and now it is gone.
+		return reg, nil, fmt.Errorf("%s: content %s was removed from the registry during registration; register it again", p.in.Where, p.staged.Digest)
 	}
 
 	d := p.in.Declaration
@@ -318,12 +325,9 @@ func (r *Registry) commitSample(ctx context.Context, w *writer, p *plannedSample
 		Record:          s.Provenance,
 	})
 	if err != nil {
-		return reg, err
+		return reg, nil, err
 	}
 	s.EventIndex = idx
-	if err := w.tx.InsertSample(ctx, s); err != nil {
-		return reg, fmt.Errorf("%s: %w", p.in.Where, err)
-	}
 	reg.Sample, reg.EventIndex = s.ID, idx
-	return reg, nil
+	return reg, &s, nil
 }

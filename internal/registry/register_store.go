@@ -68,6 +68,16 @@ func (r *Registry) checkAgainstRegistry(ctx context.Context, plans []*plannedSam
 	var problems []Problem
 	byDigest := map[string]*plannedSample{}
 	err := r.store.View(ctx, func(tx storage.ReadTx) error {
+		var digests []string
+		for _, p := range plans {
+			if p != nil && p.staged != nil {
+				digests = append(digests, p.staged.Digest)
+			}
+		}
+		stored, err := tx.SamplesByDigest(ctx, digests)
+		if err != nil {
+			return err
+		}
 		for _, p := range plans {
 			if p == nil || p.staged == nil {
 				continue
@@ -81,16 +91,13 @@ func (r *Registry) checkAgainstRegistry(ctx context.Context, plans []*plannedSam
 				continue
 			}
 			byDigest[digest] = p
-			existing, err := tx.SampleByDigest(ctx, digest)
-			if err == nil {
+			if existing, ok := stored[digest]; ok {
 				if existing.Participant != p.who.p.Pseudonym {
 					problems = append(problems, Problem{p.in.Where, fmt.Errorf("content %s is already registered as sample %s of another participant", digest, existing.ID)})
 					continue
 				}
 				p.duplicate = &existing
 				continue
-			} else if !errors.Is(err, storage.ErrNotFound) {
-				return err
 			}
 			if id := p.in.Declaration.ID; id != "" {
 				other, err := tx.SampleByExternalID(ctx, id)
@@ -145,6 +152,11 @@ func (r *Registry) placeRecordings(plans []*plannedSample) ([]*content.Sealed, e
 		return nil, err
 	}
 	var pack content.Pack
+	total := 0
+	for _, c := range ciphertexts {
+		total += len(c)
+	}
+	pack.Grow(min(total, content.MaxPackSize))
 	var sealed []*content.Sealed
 	for i, p := range plans {
 		switch {
