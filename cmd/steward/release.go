@@ -15,7 +15,8 @@ func newReleaseCommand(g *globals) *cobra.Command {
 		Use:   "release",
 		Short: "Build, export and list consent-checked dataset releases",
 	}
-	cmd.AddCommand(newReleaseBuildCommand(g), newReleaseExportCommand(g), newReleaseListCommand(g))
+	cmd.AddCommand(newReleaseBuildCommand(g), newReleaseExportCommand(g), newReleaseListCommand(g),
+		newReleaseStatusCommand(g), newReleaseAckCommand(g), newReleaseScanCommand(g))
 	return cmd
 }
 
@@ -44,8 +45,11 @@ licensee; they check it with steward verify.`,
 				return err
 			}
 			sel := res.Trailer.Selection
-			printf(cmd, "release %s: %d of %d samples for %s use of %s\n", res.Release.ID, res.Release.SampleCount, sel.Considered,
-				res.Header.Purpose, strings.Join(res.Header.Modalities, ", "))
+			printf(cmd, "release %s version %s: %d of %d samples for %s use of %s\n", res.Release.ID, res.Release.Version,
+				res.Release.SampleCount, sel.Considered, res.Header.Purpose, strings.Join(res.Header.Modalities, ", "))
+			if res.Release.Replaces != "" {
+				printf(cmd, "  replaces %s\n", res.Release.Replaces)
+			}
 			for _, reason := range sortedKeys(sel.Excluded) {
 				printf(cmd, "  left out %d: %s\n", sel.Excluded[reason], reason)
 			}
@@ -54,7 +58,8 @@ licensee; they check it with steward verify.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&spec.Purpose, "purpose", "", "purpose of use: research, clinical or commercial (required)")
+	f.StringVar(&spec.Purpose, "purpose", "", "purpose of use, such as research, research.health, clinical or commercial.third-party (required; see steward purposes)")
+	f.StringVar(&spec.Licensee, "licensee", "", "who the release is for; releases of the same purpose, modalities and licensee form a versioned series")
 	f.StringSliceVar(&spec.Modalities, "modality", nil, "modalities to include, repeatable or comma-separated (default: all)")
 	f.StringVar(&spec.Out, "out", "", "folder to write the bundle to; it must not exist or be empty (required)")
 	f.BoolVar(&spec.WithData, "with-data", false, "include the decrypted recordings under data/")
@@ -100,7 +105,7 @@ func newReleaseListCommand(g *globals) *cobra.Command {
 			}
 			return r.Store().View(cmd.Context(), func(tx storage.ReadTx) error {
 				return tx.Releases(cmd.Context(), func(rel storage.Release) error {
-					printf(cmd, "%s  %s  %-10s %-22s %d samples  log index %d\n", rel.ID, rel.BuiltAt.Format(time.RFC3339),
+					printf(cmd, "%s  v%-7s %s  %-22s %-22s %d samples  log index %d\n", rel.ID, rel.Version, rel.BuiltAt.Format(time.RFC3339),
 						rel.Purpose, strings.Join(rel.Modalities, ","), rel.SampleCount, rel.EventIndex)
 					return nil
 				})

@@ -51,6 +51,7 @@ The registry lives in $STEWARD_DIR (default ./steward-data).`,
 		newGCCommand(g),
 		newMigrateCommand(g),
 		newDemoCommand(),
+		newPurposesCommand(),
 	)
 	return root
 }

@@ -32,6 +32,8 @@ const (
 	TypeConsentInvalidated    = "consent.invalidated"
 	TypeConsentDocumentAdded  = "consent.document.added"
 	TypeReleasePublished      = "release.published"
+	TypeRevocationNotice      = "release.revocation"
+	TypeNoticeAcknowledged    = "release.revocation.acknowledged"
 )
 
 // Event is the envelope of every log entry.
@@ -149,4 +151,26 @@ type ReleasePublished struct {
 	BuiltAt        time.Time `json:"builtAt"`
 	ManifestDigest string    `json:"manifestDigest"`
 	SampleCount    int       `json:"sampleCount"`
+	Licensee       string    `json:"licensee,omitempty"`
+	Version        string    `json:"version"`
+	Replaces       string    `json:"replaces,omitempty"`
+}
+
+// RevocationNotice tells the licensees of a release that samples lost their
+// consent, why, and what they must do.
+type RevocationNotice struct {
+	Notice      string    `json:"notice"`
+	Release     string    `json:"release"`
+	Participant string    `json:"participant"`
+	Samples     []string  `json:"samples"`
+	Reason      string    `json:"reason"`
+	Action      string    `json:"action"`
+	IssuedAt    time.Time `json:"issuedAt"`
+}
+
+// NoticeAcknowledged records that a licensee acted on a notice.
+type NoticeAcknowledged struct {
+	Notice   string `json:"notice"`
+	Release  string `json:"release"`
+	Licensee string `json:"licensee"`
 }

@@ -151,7 +151,11 @@ func (r *Registry) recordConsent(ctx context.Context, ref string, rec consent.Re
 			return err
 		}
 		rec.Seq = idx
-		return w.tx.InsertConsentRecord(ctx, rec, idx)
+		if err := w.tx.InsertConsentRecord(ctx, rec, idx); err != nil {
+			return err
+		}
+		_, err = r.issueNotices(ctx, w, p.Pseudonym)
+		return err
 	})
 	return rec, err
 }

@@ -3,11 +3,13 @@ package registry
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/steward-rehab/steward/internal/consent"
 	"github.com/steward-rehab/steward/internal/content"
@@ -24,8 +26,10 @@ import (
 type ReleaseSpec struct {
 	Purpose    string
 	Modalities []string // empty: all
-	Out        string
-	WithData   bool
+	// Licensee is who the release is for; empty means an open offer.
+	Licensee string
+	Out      string
+	WithData bool
 }
 
 // ReleaseResult describes a built release.
@@ -74,7 +78,7 @@ func (r *Registry) BuildRelease(ctx context.Context, spec ReleaseSpec) (*Release
 	var res *ReleaseResult
 	cp, err := r.updateSigned(ctx, func(ctx context.Context, w *writer) error {
 		var err error
-		res, err = r.logRelease(ctx, w, purpose, modalities)
+		res, err = r.logRelease(ctx, w, purpose, modalities, spec.Licensee)
 		return err
 	})
 	if err != nil {
@@ -92,9 +96,14 @@ func (r *Registry) BuildRelease(ctx context.Context, spec ReleaseSpec) (*Release
 
 // logRelease selects the samples, writes and stores the release documents,
 // and logs the release event that commits to the manifest.
-func (r *Registry) logRelease(ctx context.Context, w *writer, purpose consent.Purpose, modalities []string) (*ReleaseResult, error) {
+func (r *Registry) logRelease(ctx context.Context, w *writer, purpose consent.Purpose, modalities []string, licensee string) (*ReleaseResult, error) {
 	lib, docEvents, err := library(ctx, w.tx)
 	if err != nil {
+		return nil, err
+	}
+	series := seriesOf(purpose.Code, modalities, licensee)
+	previous, err := w.tx.LatestInSeries(ctx, series)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return nil, err
 	}
 	h := release.Header{
@@ -105,6 +114,8 @@ func (r *Registry) logRelease(ctx context.Context, w *writer, purpose consent.Pu
 		Modalities:       modalities,
 		BuiltAt:          r.now().UTC(),
 		ConsentDocuments: docEvents,
+		Licensee:         licensee,
+		Replaces:         previous.ID,
 	}
 	tmp, err := os.CreateTemp("", "steward-manifest-*.json")
 	if err != nil {
@@ -123,6 +134,9 @@ func (r *Registry) logRelease(ctx context.Context, w *writer, purpose consent.Pu
 	// then their digests close the manifest.
 	t := sel.trailer
 	t.Attribution = sel.attribution()
+	if t.Version, err = nextVersion(ctx, w.tx, previous, sel.ids); err != nil {
+		return nil, err
+	}
 	licence, err := release.NewLicence(h, t.Attribution).Encode()
 	if err != nil {
 		return nil, err
@@ -137,10 +151,12 @@ func (r *Registry) logRelease(ctx context.Context, w *writer, purpose consent.Pu
 		return nil, err
 	}
 
-	rel := storage.Release{ID: h.Release, Purpose: purpose.Code, Modalities: modalities, BuiltAt: h.BuiltAt, ManifestDigest: digest, SampleCount: sel.stats.Samples}
+	rel := storage.Release{ID: h.Release, Purpose: purpose.Code, Modalities: modalities, BuiltAt: h.BuiltAt, ManifestDigest: digest,
+		SampleCount: sel.stats.Samples, Licensee: licensee, Series: series, Version: t.Version, Replaces: h.Replaces}
 	rel.EventIndex, err = w.append(event.TypeReleasePublished, event.ReleasePublished{
 		Release: rel.ID, Purpose: rel.Purpose, Modalities: rel.Modalities, BuiltAt: rel.BuiltAt,
 		ManifestDigest: rel.ManifestDigest, SampleCount: rel.SampleCount,
+		Licensee: rel.Licensee, Version: rel.Version, Replaces: rel.Replaces,
 	})
 	if err != nil {
 		return nil, err
@@ -436,4 +452,46 @@ func (r *Registry) sampleOpener(ctx context.Context, tx storage.ReadTx) func(rel
 		}
 		return content.Open(ctx, r.blobs, key, location(stored))
 	}
+}
+
+// seriesOf names the selection a release belongs to.
+func seriesOf(purpose string, modalities []string, licensee string) string {
+	sorted := slices.Clone(modalities)
+	slices.Sort(sorted)
+	return purpose + "|" + strings.Join(sorted, ",") + "|" + licensee
+}
+
+// nextVersion returns the semantic version of a new release of a series: a
+// major step when samples of the previous release are left out, a minor one
+// when samples are only added, and a patch when the selection is unchanged.
+func nextVersion(ctx context.Context, tx storage.Tx, previous storage.Release, ids []string) (string, error) {
+	if previous.ID == "" {
+		return "1.0.0", nil
+	}
+	var major, minor, patch int
+	if _, err := fmt.Sscanf(previous.Version, "%d.%d.%d", &major, &minor, &patch); err != nil {
+		return "", fmt.Errorf("release %s has an invalid version %q", previous.ID, previous.Version)
+	}
+	chosen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		chosen[id] = true
+	}
+	removed, kept := false, 0
+	err := tx.ReleaseSamples(ctx, previous.ID, func(id string) error {
+		if chosen[id] {
+			kept++
+		} else {
+			removed = true
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return "", err
+	case removed:
+		return fmt.Sprintf("%d.0.0", major+1), nil
+	case kept < len(ids):
+		return fmt.Sprintf("%d.%d.0", major, minor+1), nil
+	}
+	return fmt.Sprintf("%d.%d.%d", major, minor, patch+1), nil
 }

@@ -192,10 +192,25 @@ func (r *Registry) checkEntry(idx uint64, entry []byte, rep *LogReport) eventRef
 		if err := ev.DecodeData(&d); err == nil {
 			ref.key, ref.sum = d.Sample, d.Digest
 		}
-	case event.TypeConsentGranted, event.TypeConsentWithdrawn:
+	case event.TypeConsentGranted, event.TypeConsentWithdrawn, event.TypeConsentInvalidated:
 		var d event.ConsentRecorded
 		if err := ev.DecodeData(&d); err == nil {
 			ref.key = d.Record.ID
+		}
+	case event.TypeConsentDocumentAdded:
+		var d event.ConsentDocumentAdded
+		if err := ev.DecodeData(&d); err == nil {
+			ref.key, ref.sum = d.Terms.Version, d.Terms.Digest
+		}
+	case event.TypeRevocationNotice:
+		var d event.RevocationNotice
+		if err := ev.DecodeData(&d); err == nil {
+			ref.key = d.Notice
+		}
+	case event.TypeNoticeAcknowledged:
+		var d event.NoticeAcknowledged
+		if err := ev.DecodeData(&d); err == nil {
+			ref.key = d.Notice + "/" + d.Licensee
 		}
 	case event.TypeReleasePublished:
 		var d event.ReleasePublished
@@ -237,18 +252,42 @@ func checkProjections(ctx context.Context, tx storage.ReadTx, events map[uint64]
 	}
 	if err := tx.AllConsentRecords(ctx, func(_ string, recs []consent.Record) error {
 		for _, rec := range recs {
-			typ := event.TypeConsentGranted
-			if rec.Action == consent.ActionWithdraw {
-				typ = event.TypeConsentWithdrawn
-			}
+			typ := map[string]string{
+				consent.ActionGrant: event.TypeConsentGranted, consent.ActionWithdraw: event.TypeConsentWithdrawn,
+				consent.ActionInvalidate: event.TypeConsentInvalidated,
+			}[rec.Action]
 			expect("consent record", rec.ID, rec.Seq, typ, "")
 		}
 		return nil
 	}); err != nil {
 		return err
 	}
-	return tx.Releases(ctx, func(rel storage.Release) error {
+	docs, err := tx.ConsentDocuments(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range docs {
+		expect("consent document", d.Document.Version, d.EventIndex, event.TypeConsentDocumentAdded, d.Document.Digest())
+	}
+	var releases []storage.Release
+	if err := tx.Releases(ctx, func(rel storage.Release) error {
 		expect("release", rel.ID, rel.EventIndex, event.TypeReleasePublished, rel.ManifestDigest)
+		releases = append(releases, rel)
 		return nil
-	})
+	}); err != nil {
+		return err
+	}
+	for _, rel := range releases {
+		notices, err := tx.Notices(ctx, rel.ID)
+		if err != nil {
+			return err
+		}
+		for _, n := range notices {
+			expect("revocation notice", n.ID, n.EventIndex, event.TypeRevocationNotice, "")
+			for _, a := range n.Acks {
+				expect("acknowledgement", a.Notice+"/"+a.Licensee, a.EventIndex, event.TypeNoticeAcknowledged, "")
+			}
+		}
+	}
+	return nil
 }

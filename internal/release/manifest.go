@@ -50,11 +50,17 @@ type Header struct {
 	// ConsentDocuments are the log indexes of the events that registered
 	// every consent document, whose terms the consent replay needs.
 	ConsentDocuments []uint64 `json:"consentDocuments"`
+	Licensee         string   `json:"licensee"`
+	// Replaces is the previous release of the same selection, if any.
+	Replaces string `json:"replaces"`
 }
 
 // Trailer follows the samples in manifest.json: facts known only once every
 // sample has been seen.
 type Trailer struct {
+	// Version is the release's semantic version within its series; a major
+	// version leaves out samples of the release it replaces.
+	Version   string    `json:"version"`
 	Selection Selection `json:"selection"`
 	// Attribution credits the sources of the included samples.
 	Attribution []Attribution `json:"attribution"`
@@ -152,6 +158,8 @@ func NewManifestWriter(w io.Writer, h Header) *ManifestWriter {
 	mw.field("modalities", h.Modalities, true)
 	mw.field("builtAt", h.BuiltAt, true)
 	mw.field("consentDocuments", nonNilIndexes(h.ConsentDocuments), true)
+	mw.field("licensee", h.Licensee, true)
+	mw.field("replaces", h.Replaces, true)
 	mw.write(`  "samples": [`)
 	return mw
 }
@@ -195,6 +203,7 @@ func (mw *ManifestWriter) Finish(t Trailer) (string, error) {
 		mw.write("\n  ")
 	}
 	mw.write("],\n")
+	mw.field("version", t.Version, true)
 	mw.field("selection", t.Selection, true)
 	mw.field("attribution", nonNil(t.Attribution), true)
 	mw.field("documents", t.Documents, false)
@@ -275,6 +284,7 @@ func DecodeManifest(r io.Reader, fn func(Header, Sample) error) (Header, Trailer
 		target := map[string]any{
 			"release": &h.Release, "origin": &h.Origin, "purpose": &h.Purpose, "tier": &h.Tier,
 			"modalities": &h.Modalities, "builtAt": &h.BuiltAt, "consentDocuments": &h.ConsentDocuments,
+			"licensee": &h.Licensee, "replaces": &h.Replaces, "version": &t.Version,
 			"selection": &t.Selection, "attribution": &t.Attribution, "documents": &t.Documents,
 		}[key]
 		if target == nil {

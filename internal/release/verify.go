@@ -104,7 +104,7 @@ func Verify(dir, verifierKey string) (*Report, error) {
 
 	// 4. The manifest must be the one the release event commits to, and so
 	// must the documents it names and the data files.
-	checkReleaseEvent(entries, h, rep.Samples, d.digest(), rep)
+	checkReleaseEvent(entries, h, t, rep.Samples, d.digest(), rep)
 	if h.Origin != cp.Origin {
 		rep.fail("%s: origin %q differs from the checkpoint's %q", ManifestFile, h.Origin, cp.Origin)
 	}
@@ -173,7 +173,7 @@ func readEntries(dir string, cp tlog.Checkpoint, rep *Report) (map[uint64]verifi
 	return out, nil
 }
 
-func checkReleaseEvent(entries map[uint64]verifiedEntry, h Header, samples int, manifestDigest string, rep *Report) {
+func checkReleaseEvent(entries map[uint64]verifiedEntry, h Header, t Trailer, samples int, manifestDigest string, rep *Report) {
 	for _, e := range entries {
 		if e.ev.Type != event.TypeReleasePublished {
 			continue
@@ -185,8 +185,9 @@ func checkReleaseEvent(entries map[uint64]verifiedEntry, h Header, samples int, 
 		if rel.ManifestDigest != manifestDigest {
 			rep.fail("%s was modified: its digest is %s but the release event commits to %s", ManifestFile, manifestDigest, rel.ManifestDigest)
 		}
-		if rel.Purpose != h.Purpose || !rel.BuiltAt.Equal(h.BuiltAt) || rel.SampleCount != samples {
-			rep.fail("%s: purpose, build time or sample count differ from the release event", ManifestFile)
+		if rel.Purpose != h.Purpose || !rel.BuiltAt.Equal(h.BuiltAt) || rel.SampleCount != samples ||
+			rel.Version != t.Version || rel.Replaces != h.Replaces || rel.Licensee != h.Licensee {
+			rep.fail("%s: purpose, build time, sample count, version or licensee differ from the release event", ManifestFile)
 		}
 		return
 	}

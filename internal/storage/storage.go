@@ -253,6 +253,36 @@ type Release struct {
 	ManifestDigest string
 	SampleCount    int
 	EventIndex     uint64
+	// Licensee is who the release was built for, empty for an open offer.
+	Licensee string
+	// Series groups releases of the same selection: purpose, modalities
+	// and licensee. Version is semantic (major.minor.patch) within it.
+	Series   string
+	Version  string
+	Replaces string
+}
+
+// Notice is a revocation notice: samples of a published release whose
+// consent was withdrawn, narrowed, expired or invalidated.
+type Notice struct {
+	ID          string
+	Release     string
+	Participant string
+	Reason      string
+	// Action is what the licensee must do: delete, or delete-and-retrain.
+	Action     string
+	Samples    []string
+	IssuedAt   time.Time
+	EventIndex uint64
+	Acks       []Acknowledgement
+}
+
+// Acknowledgement records that a licensee acted on a notice.
+type Acknowledgement struct {
+	Notice     string
+	Licensee   string
+	At         time.Time
+	EventIndex uint64
 }
 
 // ReleaseReader reads releases.
@@ -261,6 +291,16 @@ type ReleaseReader interface {
 	Releases(ctx context.Context, fn func(Release) error) error
 	// ReleaseSamples calls fn with the id of every sample in a release.
 	ReleaseSamples(ctx context.Context, releaseID string, fn func(sampleID string) error) error
+	// LatestInSeries returns the newest release of a series, or ErrNotFound.
+	LatestInSeries(ctx context.Context, series string) (Release, error)
+	// ReleasedSamplesOf returns, by release id, the ids of a participant's
+	// samples in each release that contains any.
+	ReleasedSamplesOf(ctx context.Context, pseudonym string) (map[string][]string, error)
+	// Notices returns a release's revocation notices, oldest first, with
+	// their samples and acknowledgements.
+	Notices(ctx context.Context, releaseID string) ([]Notice, error)
+	// Notice returns one notice, or ErrNotFound.
+	Notice(ctx context.Context, id string) (Notice, error)
 }
 
 // ReleaseWriter records releases.
@@ -269,4 +309,9 @@ type ReleaseWriter interface {
 	// AddReleaseSamples records samples of a release; call it as often as
 	// needed, with each sample once.
 	AddReleaseSamples(ctx context.Context, releaseID string, sampleIDs []string) error
+	// InsertNotice stores a notice with its samples.
+	InsertNotice(ctx context.Context, n Notice) error
+	// InsertAcknowledgement stores an acknowledgement; ErrConflict if the
+	// licensee acknowledged the notice before.
+	InsertAcknowledgement(ctx context.Context, a Acknowledgement) error
 }

@@ -8,12 +8,13 @@ import (
 	"github.com/steward-rehab/steward/internal/storage"
 )
 
-const releaseColumns = "id, purpose, modalities, built_at, manifest_digest, sample_count, event_idx"
+const releaseColumns = "id, purpose, modalities, built_at, manifest_digest, sample_count, event_idx, licensee, series, version, replaces"
 
 func scanRelease(s scanner) (storage.Release, error) {
 	var r storage.Release
 	var modalities, builtAt string
-	if err := s.Scan(&r.ID, &r.Purpose, &modalities, &builtAt, &r.ManifestDigest, &r.SampleCount, &r.EventIndex); err != nil {
+	if err := s.Scan(&r.ID, &r.Purpose, &modalities, &builtAt, &r.ManifestDigest, &r.SampleCount, &r.EventIndex,
+		&r.Licensee, &r.Series, &r.Version, &r.Replaces); err != nil {
 		return r, err
 	}
 	if err := json.Unmarshal([]byte(modalities), &r.Modalities); err != nil {
@@ -65,8 +66,9 @@ func (t *tx) InsertRelease(ctx context.Context, r storage.Release) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(ctx, "INSERT INTO releases ("+releaseColumns+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-		r.ID, r.Purpose, string(modalities), formatTime(r.BuiltAt), r.ManifestDigest, r.SampleCount, r.EventIndex)
+	_, err = t.exec(ctx, "INSERT INTO releases ("+releaseColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		r.ID, r.Purpose, string(modalities), formatTime(r.BuiltAt), r.ManifestDigest, r.SampleCount, r.EventIndex,
+		r.Licensee, r.Series, r.Version, r.Replaces)
 	if err != nil {
 		return fmt.Errorf("insert release %s: %w", r.ID, err)
 	}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/steward-rehab/steward/internal/release"
+	"github.com/steward-rehab/steward/internal/storage"
+)
+
+func newReleaseStatusCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status BUNDLE",
+		Short: "List the samples of a bundle revoked since it was built",
+		Long: `Read a release bundle and ask the registry which of its samples lost their
+consent since the bundle was built: the revocation notices, their reasons,
+what the licensee must do (delete, or delete and retrain) and who
+acknowledged them. Exits 0; the notices are the output.`,
+		Example: `  steward release status release-1`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, inBundle, err := readBundleSamples(args[0])
+			if err != nil {
+				return err
+			}
+			r, err := g.open(cmd)
+			if err != nil {
+				return err
+			}
+			rel, notices, err := r.ReleaseStatus(cmd.Context(), h.Release)
+			if err != nil {
+				return err
+			}
+			printStatus(cmd, rel, h, inBundle, notices)
+			return nil
+		},
+	}
+}
+
+// readBundleSamples reads a bundle's manifest header and sample ids.
+func readBundleSamples(dir string) (release.Header, map[string]bool, error) {
+	f, err := os.Open(filepath.Join(dir, release.ManifestFile))
+	if err != nil {
+		return release.Header{}, nil, fmt.Errorf("read bundle: %w", err)
+	}
+	defer f.Close()
+	ids := map[string]bool{}
+	h, _, err := release.DecodeManifest(f, func(_ release.Header, s release.Sample) error {
+		ids[s.ID] = true
+		return nil
+	})
+	if err != nil {
+		return h, nil, fmt.Errorf("%s: invalid manifest: %w", filepath.Join(dir, release.ManifestFile), err)
+	}
+	return h, ids, nil
+}
+
+func printStatus(cmd *cobra.Command, rel storage.Release, h release.Header, inBundle map[string]bool, notices []storage.Notice) {
+	revoked := 0
+	for _, n := range notices {
+		if !n.IssuedAt.After(h.BuiltAt) {
+			continue
+		}
+		var mine []string
+		for _, s := range n.Samples {
+			if inBundle[s] {
+				mine = append(mine, s)
+			}
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		revoked += len(mine)
+		acked := "not acknowledged"
+		if len(n.Acks) > 0 {
+			var who []string
+			for _, a := range n.Acks {
+				who = append(who, a.Licensee+" at "+a.At.Format(time.RFC3339))
+			}
+			acked = "acknowledged by " + strings.Join(who, ", ")
+		}
+		printf(cmd, "notice %s (%s, log index %d): %s; %s %d samples: %s; %s\n", n.ID, n.IssuedAt.Format(time.RFC3339), n.EventIndex,
+			n.Reason, n.Action, len(mine), strings.Join(mine, ", "), acked)
+	}
+	printf(cmd, "release %s v%s built %s: %d of %d samples revoked since\n", rel.ID, rel.Version, h.BuiltAt.Format(time.RFC3339), revoked, len(inBundle))
+}
+
+func newReleaseAckCommand(g *globals) *cobra.Command {
+	var licensee string
+	cmd := &cobra.Command{
+		Use:   "ack NOTICE",
+		Short: "Record that a licensee acted on a revocation notice",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := g.open(cmd)
+			if err != nil {
+				return err
+			}
+			ack, err := r.Acknowledge(cmd.Context(), args[0], licensee)
+			if err != nil {
+				return err
+			}
+			printf(cmd, "acknowledgement of %s by %s logged at index %d\n", ack.Notice, ack.Licensee, ack.EventIndex)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&licensee, "licensee", "", "the licensee acknowledging (required)")
+	_ = cmd.MarkFlagRequired("licensee")
+	return cmd
+}
+
+func newReleaseScanCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "scan",
+		Short: "Issue the revocation notices that time made due, such as for expired consent",
+		Long: `Check every published release against consent now and issue revocation
+notices for samples whose consent expired or whose minor participant came of
+age. Withdrawals and invalidations issue their notices when they are
+recorded; run this daily, for example from cron.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := g.open(cmd)
+			if err != nil {
+				return err
+			}
+			notices, err := r.ScanNotices(cmd.Context())
+			if err != nil {
+				return err
+			}
+			for _, n := range notices {
+				printf(cmd, "notice %s: release %s, %s, %s %d samples\n", n.ID, n.Release, n.Reason, n.Action, len(n.Samples))
+			}
+			printf(cmd, "%d notices issued\n", len(notices))
+			return nil
+		},
+	}
+}
