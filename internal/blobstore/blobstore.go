@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -46,10 +47,9 @@ type Store struct {
 func Open(ctx context.Context, rawURL string) (*Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("invalid blob store URL %q: %w", rawURL, err)
+		return nil, fmt.Errorf("invalid blob store URL %s: %w", redact(rawURL), redactedError{err})
 	}
 	s := &Store{url: rawURL}
-	var b *blob.Bucket
 	switch u.Scheme {
 	case "file":
 		s.dir = u.Path
@@ -58,16 +58,17 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		}
 		// Temporary files go next to their final path so renames never cross
 		// file systems; no sidecar metadata files are written.
-		b, err = fileblob.OpenBucket(s.dir, &fileblob.Options{NoTempDir: true, Metadata: fileblob.MetadataDontWrite})
+		s.bucket, err = fileblob.OpenBucket(s.dir, &fileblob.Options{NoTempDir: true, Metadata: fileblob.MetadataDontWrite})
+		if err != nil {
+			return nil, fmt.Errorf("open blob store %s: %w", redact(rawURL), err)
+		}
 	case "s3":
-		b, err = blob.OpenBucket(ctx, rawURL)
+		if s.bucket, err = openS3(ctx, u, rawURL); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, fmt.Errorf("unsupported blob store URL %q: use file:///path or s3://bucket?endpoint=...", rawURL)
+		return nil, fmt.Errorf("unsupported blob store URL %s: use file:///path or s3://bucket?endpoint=...", redact(rawURL))
 	}
-	if err != nil {
-		return nil, fmt.Errorf("open blob store %s: %w", redact(rawURL), err)
-	}
-	s.bucket = b
 	return s, nil
 }
 
@@ -80,8 +81,30 @@ func redact(raw string) string {
 	return raw
 }
 
+// urlWithQuery matches a URL with its query string.
+var urlWithQuery = regexp.MustCompile(`[a-z][a-z0-9+.-]*://[^\s"'?]*\?[^\s"']*`)
+
+// redactedError hides the query strings of the URLs that a library quotes in
+// its error messages, such as gocloud.dev quoting the whole bucket URL.
+type redactedError struct{ err error }
+
+func (e redactedError) Error() string {
+	return urlWithQuery.ReplaceAllStringFunc(e.err.Error(), func(u string) string {
+		// Keep punctuation that ends the sentence around the URL, as in
+		// "open bucket s3://b?region=x: ...".
+		end := strings.TrimRight(u, ":,;)")
+		return redact(end) + u[len(end):]
+	})
+}
+
+func (e redactedError) Unwrap() error { return e.err }
+
 // String returns the store's URL without its query.
 func (s *Store) String() string { return redact(s.url) }
+
+// Folder returns the root folder of a file:// store, and "" for an object
+// store. Objects are files under it, named by their keys.
+func (s *Store) Folder() string { return s.dir }
 
 // Writer writes one object.
 type Writer struct {
@@ -175,10 +198,7 @@ func (s *Store) Move(ctx context.Context, dst, src string) error {
 		}
 		return nil
 	}
-	if err := s.bucket.Copy(ctx, dst, src, nil); err != nil {
-		return s.wrap(err, "copy to "+dst, src)
-	}
-	return s.Delete(ctx, src)
+	return s.moveObject(ctx, dst, src)
 }
 
 // Sync makes every completed write and move durable. On a folder it flushes
@@ -232,5 +252,5 @@ func (s *Store) wrap(err error, op, key string) error {
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return fmt.Errorf("%s blob %s in %s: %w", op, key, s, ErrNotFound)
 	}
-	return fmt.Errorf("%s blob %s in %s: %w", op, key, s, err)
+	return fmt.Errorf("%s blob %s in %s: %w", op, key, s, redactedError{err})
 }
