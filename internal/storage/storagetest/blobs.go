@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 	"testing"
 
 	"github.com/steward-rehab/steward/internal/blobstore"
@@ -26,6 +27,8 @@ func RunBlobs(t *testing.T, open BlobOpener) {
 		{"Missing", testBlobMissing},
 		{"MoveReplaces", testBlobMove},
 		{"ListByPrefix", testBlobList},
+		{"ReadRange", testBlobRange},
+		{"ConcurrentWriters", testBlobConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,4 +149,86 @@ func testBlobList(t *testing.T, s *blobstore.Store) {
 	if fmt.Sprint(keys) != "[participants/p-a/0 participants/p-a/1 participants/p-a/2]" {
 		t.Fatalf("listed %v", keys)
 	}
+}
+
+// testBlobRange reads byte ranges of one object, as packs of small
+// recordings are read: at the start, in the middle across 1 MiB boundaries,
+// and up to the last byte.
+func testBlobRange(t *testing.T, s *blobstore.Store) {
+	ctx := context.Background()
+	data := make([]byte, 3<<20+17)
+	for i := range data {
+		data[i] = byte(i * 7 % 251)
+	}
+	put(t, s, "packs/p", data)
+	ranges := []struct {
+		name           string
+		offset, length int64
+	}{
+		{"start", 0, 100},
+		{"middle", 1<<20 - 5, 1<<20 + 10},
+		{"end", int64(len(data)) - 300, 300},
+		{"one byte", 12345, 1},
+		{"whole", 0, int64(len(data))},
+	}
+	for _, r := range ranges {
+		rc, err := s.OpenRange(ctx, "packs/p", r.offset, r.length)
+		if err != nil {
+			t.Fatalf("%s: OpenRange(%d, %d): %v", r.name, r.offset, r.length, err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatalf("%s: read range: %v", r.name, err)
+		}
+		if want := data[r.offset : r.offset+r.length]; !bytes.Equal(got, want) {
+			t.Errorf("%s: range (%d, %d) read %d bytes that differ from the %d written", r.name, r.offset, r.length, len(got), len(want))
+		}
+	}
+	if _, err := s.OpenRange(ctx, "packs/missing", 0, 10); !errors.Is(err, blobstore.ErrNotFound) {
+		t.Fatalf("OpenRange of a missing key: %v, want ErrNotFound", err)
+	}
+}
+
+// testBlobConcurrent writes and reads back objects from several goroutines
+// at once, as an import moves large recordings into place.
+func testBlobConcurrent(t *testing.T, s *blobstore.Store) {
+	ctx := context.Background()
+	const writers = 8
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = writeAndMove(ctx, s, i)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("writer %d: %v", i, err)
+		}
+	}
+	for i := range writers {
+		want := bytes.Repeat([]byte{byte(i)}, 1000+i)
+		if got := read(t, s, fmt.Sprintf("final/%d", i)); !bytes.Equal(got, want) {
+			t.Errorf("final/%d holds %d bytes, want %d bytes of %d", i, len(got), len(want), i)
+		}
+	}
+}
+
+func writeAndMove(ctx context.Context, s *blobstore.Store, i int) error {
+	w, err := s.NewWriter(ctx, fmt.Sprintf("staging/%d", i))
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(bytes.Repeat([]byte{byte(i)}, 1000+i)); err != nil {
+		w.Abort()
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return s.Move(ctx, fmt.Sprintf("final/%d", i), fmt.Sprintf("staging/%d", i))
 }
