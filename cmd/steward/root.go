@@ -50,6 +50,7 @@ The registry lives in $STEWARD_DIR (default ./steward-data).`,
 		newLogCommand(g),
 		newGCCommand(g),
 		newMigrateCommand(g),
+		newBackupCommand(g), newRestoreCommand(g),
 		newDemoCommand(),
 		newPurposesCommand(),
 	)
