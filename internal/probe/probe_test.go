@@ -3,12 +3,16 @@ package probe
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/steward-rehab/steward/internal/synth"
 	"github.com/steward-rehab/steward/internal/wfdb"
 )
 
@@ -192,6 +196,50 @@ func TestNumericSyntax(t *testing.T) {
 	for _, bad := range []string{"", "-", ".", "1e", "e5", "1.2.3", "abc", "1,5", "0x10", "MISSING", "inf"} {
 		if numeric([]byte(bad)) {
 			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// TestParseDecimalMatchesParseFloat compares the probe's fast time parser
+// with strconv.ParseFloat, which it must match bit for bit or decline.
+func TestParseDecimalMatchesParseFloat(t *testing.T) {
+	cases := []string{"0", "0.0100", "1.5", "-3.25", "+7", "123456.789012", "0.1", "0.3", "2.675", "1e5", "", ".", "-", "1.2.3", "0x10",
+		"999999999999999", "9999999999999999", "0.000000000000001", "4.35", "1000000.0000001"}
+	for i := range 2000 {
+		cases = append(cases, fmt.Sprintf("%.4f", float64(i)*0.01), fmt.Sprintf("%.6f", float64(i)/7), fmt.Sprintf("-%.3f", float64(i)*1.001))
+	}
+	for _, c := range cases {
+		got, ok := parseDecimal([]byte(c))
+		if !ok {
+			continue
+		}
+		want, err := strconv.ParseFloat(c, 64)
+		if err != nil {
+			t.Errorf("parseDecimal(%q) accepted what ParseFloat rejects: %v", c, err)
+			continue
+		}
+		if math.Float64bits(got) != math.Float64bits(want) {
+			t.Errorf("parseDecimal(%q) = %v, ParseFloat = %v", c, got, want)
+		}
+	}
+	for _, c := range []string{"0.0100", "-3.25", "123456.789012"} {
+		if _, ok := parseDecimal([]byte(c)); !ok {
+			t.Errorf("parseDecimal(%q) declined a plain decimal", c)
+		}
+	}
+}
+
+// BenchmarkTabularIMU probes a 5 s, 100 Hz IMU table of about 25 KB, the
+// file of the registration benchmarks.
+func BenchmarkTabularIMU(b *testing.B) {
+	var buf bytes.Buffer
+	synth.IMU(&buf, 100, 5, 1)
+	b.SetBytes(int64(buf.Len()))
+	for b.Loop() {
+		p := For("tsv", Options{TimeUnit: "s"})
+		p.Write(buf.Bytes())
+		if _, err := p.Finish(); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

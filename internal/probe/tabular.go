@@ -91,9 +91,23 @@ func (p *tabular) nextCell(line []byte) (cell, rest []byte, ok bool) {
 	}
 	i := bytes.IndexByte(line, p.sep)
 	if i < 0 {
-		return bytes.TrimSpace(line), nil, true
+		return trimSpace(line), nil, true
 	}
-	return bytes.TrimSpace(line[:i]), line[i+1:], true
+	return trimSpace(line[:i]), line[i+1:], true
+}
+
+// trimSpace is bytes.TrimSpace, skipped for the usual cell that neither
+// starts nor ends with a control, space or non-ASCII byte and so has no
+// white space to trim.
+func trimSpace(b []byte) []byte {
+	if len(b) == 0 {
+		return b
+	}
+	first, last := b[0], b[len(b)-1]
+	if first > ' ' && first < 0x80 && last > ' ' && last < 0x80 {
+		return b
+	}
+	return bytes.TrimSpace(b)
 }
 
 // trimLine drops surrounding space and, for delimited files, the trailing
@@ -160,7 +174,11 @@ func (p *tabular) row(raw []byte) {
 }
 
 func (p *tabular) addTime(cell []byte) {
-	t, err := strconv.ParseFloat(string(cell), 64)
+	t, ok := parseDecimal(cell)
+	var err error
+	if !ok {
+		t, err = strconv.ParseFloat(string(cell), 64)
+	}
 	if err != nil || math.IsNaN(t) {
 		p.err = fmt.Errorf("line %d: time value %q is not a number", p.line, cell)
 		return
@@ -245,11 +263,62 @@ func (p *tabular) Finish() (Measured, error) {
 }
 
 // lineEnd returns the index of the first CR or LF in data, or -1.
+// bytes.IndexByte is vectorised, so two calls beat one loop over both bytes.
 func lineEnd(data []byte) int {
-	for i, c := range data {
-		if c == '\n' || c == '\r' {
-			return i
+	lf := bytes.IndexByte(data, '\n')
+	before := data
+	if lf >= 0 {
+		before = data[:lf]
+	}
+	if cr := bytes.IndexByte(before, '\r'); cr >= 0 {
+		return cr
+	}
+	return lf
+}
+
+// pow10 holds the powers of ten that a float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseDecimal parses the common form of a time cell, digits with an
+// optional point and sign, without allocating. For any other form it
+// returns ok false, and the caller falls back to strconv.ParseFloat. With
+// at most 15 digits both the mantissa and the power of ten are exact
+// float64 values, so one division rounds correctly. This is the fast path
+// of Clinger's algorithm, which strconv takes too.
+func parseDecimal(b []byte) (float64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	var mantissa uint64
+	digits, fraction := 0, -1
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			mantissa = mantissa*10 + uint64(c-'0')
+			digits++
+			if fraction >= 0 {
+				fraction++
+			}
+		case c == '.' && fraction < 0:
+			fraction = 0
+		default:
+			return 0, false
+		}
+		if digits > 15 {
+			return 0, false
 		}
 	}
-	return -1
+	if digits == 0 || mantissa > 1<<53 {
+		return 0, false
+	}
+	f := float64(mantissa)
+	if fraction > 0 {
+		f /= pow10[fraction]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
 }
