@@ -39,25 +39,19 @@ func (t *tx) AppendEntries(ctx context.Context, start uint64, entries [][]byte, 
 	if size != start {
 		return fmt.Errorf("append at index %d but the log size is %d: the caller did not hold the log lock", start, size)
 	}
-	for i := 0; i < len(entries); i += batchRows {
-		chunk := entries[i:min(i+batchRows, len(entries))]
-		args := make([]any, 0, 2*len(chunk))
-		for j, e := range chunk {
-			args = append(args, start+uint64(i+j), e)
-		}
-		if _, err := t.exec(ctx, "INSERT INTO log_entries (idx, entry) VALUES "+placeholders(len(chunk), 2), args...); err != nil {
-			return fmt.Errorf("insert log entries from %d: %w", start+uint64(i), err)
-		}
+	entryRows := make([][]any, len(entries))
+	for i, e := range entries {
+		entryRows[i] = []any{start + uint64(i), e}
 	}
-	for i := 0; i < len(nodes); i += batchRows {
-		chunk := nodes[i:min(i+batchRows, len(nodes))]
-		args := make([]any, 0, 3*len(chunk))
-		for _, n := range chunk {
-			args = append(args, n.ID.Level, n.ID.Index, n.Hash)
-		}
-		if _, err := t.exec(ctx, "INSERT INTO tree_nodes (level, idx, hash) VALUES "+placeholders(len(chunk), 3), args...); err != nil {
-			return fmt.Errorf("insert tree nodes: %w", err)
-		}
+	if err := t.insertRows(ctx, "log_entries", []string{"idx", "entry"}, entryRows); err != nil {
+		return fmt.Errorf("insert log entries from %d: %w", start, err)
+	}
+	nodeRows := make([][]any, len(nodes))
+	for i, n := range nodes {
+		nodeRows[i] = []any{uint64(n.ID.Level), n.ID.Index, n.Hash}
+	}
+	if err := t.insertRows(ctx, "tree_nodes", []string{"level", "idx", "hash"}, nodeRows); err != nil {
+		return fmt.Errorf("insert tree nodes: %w", err)
 	}
 	if _, err := t.exec(ctx, "UPDATE log_head SET size = ? WHERE id = 1", start+uint64(len(entries))); err != nil {
 		return fmt.Errorf("advance log size: %w", err)

@@ -53,6 +53,7 @@ var postgresDialect = func() *dialect {
 		// pgx prepares each query once per connection and caches it, so
 		// preparing per transaction would only add round trips.
 		prepareInTx: false,
+		copyRows:    postgresCopyRows,
 	}
 }()
 
@@ -101,6 +102,18 @@ func lockPostgresMigrations(ctx context.Context, db *sql.DB) (func(), error) {
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(migrationLockID))
 		conn.Close()
 	}, nil
+}
+
+// postgresCopyRows loads rows with COPY ... FROM STDIN in pgx's binary
+// format, on the connection of the running transaction. It spares the
+// server parsing and planning a multi-row INSERT.
+func postgresCopyRows(ctx context.Context, driverConn any, table string, columns []string, rows [][]any) error {
+	c, ok := driverConn.(*stdlib.Conn)
+	if !ok {
+		return fmt.Errorf("copy into %s: unexpected driver connection %T", table, driverConn)
+	}
+	_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
+	return err
 }
 
 // PostgresOptions tune a PostgreSQL store.

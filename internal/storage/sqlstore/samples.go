@@ -114,42 +114,52 @@ func (t *tx) SamplesByDigest(ctx context.Context, digests []string) (map[string]
 }
 
 func (t *tx) InsertSample(ctx context.Context, s storage.Sample) error {
-	if err := t.insertSamples(ctx, []storage.Sample{s}); err != nil {
+	row, err := sampleRow(s)
+	if err != nil {
+		return err
+	}
+	if err := t.insertRows(ctx, "samples", sampleInsertColumns, [][]any{row}); err != nil {
 		return fmt.Errorf("insert sample %s: %w", s.ID, err)
 	}
 	return nil
 }
 
 func (t *tx) InsertSamples(ctx context.Context, samples []storage.Sample) error {
-	for i := 0; i < len(samples); i += batchRows {
-		chunk := samples[i:min(i+batchRows, len(samples))]
-		if err := t.insertSamples(ctx, chunk); err != nil {
-			return fmt.Errorf("insert samples %s to %s: %w", chunk[0].ID, chunk[len(chunk)-1].ID, err)
+	if len(samples) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(samples))
+	for i, s := range samples {
+		row, err := sampleRow(s)
+		if err != nil {
+			return err
 		}
+		rows[i] = row
+	}
+	if err := t.insertRows(ctx, "samples", sampleInsertColumns, rows); err != nil {
+		return fmt.Errorf("insert samples %s to %s: %w", samples[0].ID, samples[len(samples)-1].ID, err)
 	}
 	return nil
 }
 
-// insertSamples inserts up to batchRows samples in one statement.
-func (t *tx) insertSamples(ctx context.Context, samples []storage.Sample) error {
-	const columns = 14
-	args := make([]any, 0, columns*len(samples))
-	for _, s := range samples {
-		prov, err := json.Marshal(s.Provenance)
-		if err != nil {
-			return err
-		}
-		source, err := json.Marshal(s.Source)
-		if err != nil {
-			return err
-		}
-		var external any
-		if s.ExternalID != "" {
-			external = s.ExternalID
-		}
-		args = append(args, s.ID, s.Participant, s.Digest, s.Size, s.DurationSeconds, string(prov), external, string(source), s.BlobKey,
-			s.BlobOffset, s.BlobLength, formatTime(s.RegisteredAt), s.EventIndex, s.Provenance.Modality)
+// sampleInsertColumns are the columns of sampleRow.
+var sampleInsertColumns = append(strings.Split(sampleColumns, ", "), "modality")
+
+// sampleRow returns the column values of a sample, in sampleInsertColumns
+// order.
+func sampleRow(s storage.Sample) ([]any, error) {
+	prov, err := json.Marshal(s.Provenance)
+	if err != nil {
+		return nil, err
 	}
-	_, err := t.exec(ctx, "INSERT INTO samples ("+sampleColumns+", modality) VALUES "+placeholders(len(samples), columns), args...)
-	return err
+	source, err := json.Marshal(s.Source)
+	if err != nil {
+		return nil, err
+	}
+	var external any
+	if s.ExternalID != "" {
+		external = s.ExternalID
+	}
+	return []any{s.ID, s.Participant, s.Digest, s.Size, s.DurationSeconds, string(prov), external, string(source), s.BlobKey,
+		s.BlobOffset, s.BlobLength, formatTime(s.RegisteredAt), s.EventIndex, s.Provenance.Modality}, nil
 }

@@ -45,7 +45,15 @@ type dialect struct {
 	// lockMigrations, if set, makes concurrent migrations of one database
 	// wait for each other. It returns the function that releases the lock.
 	lockMigrations func(ctx context.Context, db *sql.DB) (unlock func(), err error)
+	// copyRows, if set, bulk-loads rows into a table on the driver's
+	// connection of the current transaction, for inserts of copyMinRows
+	// rows or more.
+	copyRows func(ctx context.Context, driverConn any, table string, columns []string, rows [][]any) error
 }
+
+// copyMinRows is the fewest rows that insertRows loads with copyRows: a few
+// rows cost less as one INSERT.
+const copyMinRows = 16
 
 // Store is a storage.Store on a SQL database.
 type Store struct {
@@ -80,7 +88,18 @@ func (s *Store) update(ctx context.Context, fn func(storage.Tx) error) (err erro
 		s.writeMu.Lock()
 		defer s.writeMu.Unlock()
 	}
-	sqlTx, err := s.db.BeginTx(ctx, nil)
+	// An engine that bulk-loads needs the transaction's connection.
+	var conn *sql.Conn
+	var sqlTx *sql.Tx
+	if s.d.copyRows != nil {
+		if conn, err = s.db.Conn(ctx); err != nil {
+			return fmt.Errorf("begin transaction: %w", err)
+		}
+		defer conn.Close()
+		sqlTx, err = conn.BeginTx(ctx, nil)
+	} else {
+		sqlTx, err = s.db.BeginTx(ctx, nil)
+	}
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
@@ -89,7 +108,7 @@ func (s *Store) update(ctx context.Context, fn func(storage.Tx) error) (err erro
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := fn(&tx{q: sqlTx, d: s.d}); err != nil {
+	if err := fn(&tx{q: sqlTx, d: s.d, conn: conn}); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -137,6 +156,35 @@ type tx struct {
 	// batch runs the same few queries thousands of times, and preparing one
 	// costs more than running it. Committing or rolling back closes them.
 	stmts map[string]*sql.Stmt
+	// conn is the transaction's connection when the engine bulk-loads.
+	conn *sql.Conn
+}
+
+// insertRows inserts rows into table: with the engine's bulk load when it
+// has one and there are enough rows, else with INSERT statements of up to
+// batchRows rows each.
+func (t *tx) insertRows(ctx context.Context, table string, columns []string, rows [][]any) error {
+	if t.conn != nil && len(rows) >= copyMinRows {
+		err := t.conn.Raw(func(driverConn any) error {
+			return t.d.copyRows(ctx, driverConn, table, columns, rows)
+		})
+		if err != nil && t.d.isConflict(err) {
+			return fmt.Errorf("%w: %v", storage.ErrConflict, err)
+		}
+		return err
+	}
+	prefix := "INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES "
+	for i := 0; i < len(rows); i += batchRows {
+		chunk := rows[i:min(i+batchRows, len(rows))]
+		args := make([]any, 0, len(columns)*len(chunk))
+		for _, row := range chunk {
+			args = append(args, row...)
+		}
+		if _, err := t.exec(ctx, prefix+placeholders(len(chunk), len(columns)), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
