@@ -104,14 +104,6 @@ func (r Record) Covers(tier, modality string) bool {
 	return slices.Contains(r.Tiers, tier) && slices.Contains(r.Modalities, modality)
 }
 
-// signedBefore reports whether r was signed before other.
-func (r Record) signedBefore(other Record) bool {
-	if !r.SignedAt.Equal(other.SignedAt) {
-		return r.SignedAt.Before(other.SignedAt)
-	}
-	return r.Seq < other.Seq
-}
-
 // activeAt reports whether the record's period includes t.
 func (r Record) activeAt(t time.Time) bool {
 	if t.Before(r.From) {
@@ -229,9 +221,10 @@ func Decide(records []Record, lib Library, purpose, modality string, t time.Time
 	if err != nil {
 		return Outcome{Decision: Deny}
 	}
+	c := newCell(records, p.Tier, modality, t)
 	var permits, denies []string
 	for _, g := range records {
-		if !inForce(records, g, p.Tier, modality, t) {
+		if !c.inForce(g) {
 			continue
 		}
 		if g.Decision == Deny {
@@ -249,21 +242,63 @@ func Decide(records []Record, lib Library, purpose, modality string, t time.Time
 	return Outcome{Decision: Deny}
 }
 
-// inForce reports whether grant g applies to the tier and modality at t,
-// before documents are considered.
-func inForce(records []Record, g Record, tier, modality string, t time.Time) bool {
-	if g.Action != ActionGrant || g.SignedAt.After(t) || !g.activeAt(t) || !g.Covers(tier, modality) {
+// cell is one tier and modality at one time, with the records that can end
+// a grant there found in one pass, so deciding is linear in the history.
+type cell struct {
+	tier, modality string
+	t              time.Time
+	voided         []string   // ids of invalidated records
+	withdrawals    []signedAt // withdrawals in effect at t that cover the cell
+}
+
+// signedAt orders records: by signing time, then by log index.
+type signedAt struct {
+	at  time.Time
+	seq uint64
+}
+
+func newCell(records []Record, tier, modality string, t time.Time) cell {
+	c := cell{tier: tier, modality: modality, t: t}
+	for _, r := range records {
+		switch r.Action {
+		case ActionInvalidate:
+			c.voided = append(c.voided, r.Voids)
+		case ActionWithdraw:
+			if !r.SignedAt.After(t) && !r.From.After(t) && r.Covers(tier, modality) {
+				c.withdrawals = append(c.withdrawals, signedAt{r.SignedAt, r.Seq})
+			}
+		}
+	}
+	return c
+}
+
+// inForce reports whether grant g applies to the cell, before documents
+// are considered.
+func (c cell) inForce(g Record) bool {
+	if g.Action != ActionGrant || g.SignedAt.After(c.t) || !g.activeAt(c.t) || !g.Covers(c.tier, c.modality) {
 		return false
 	}
-	if invalidated(records, g) || withdrawn(records, g, tier, modality, t) {
+	if c.invalidated(g) || c.withdrawn(g) {
 		return false
 	}
 	if end, minor := g.majority(); minor {
-		if g.Assent == AssentRefused || !t.Before(end) {
+		if g.Assent == AssentRefused || !c.t.Before(end) {
 			return false
 		}
 	}
 	return true
+}
+
+func (c cell) invalidated(g Record) bool { return slices.Contains(c.voided, g.ID) }
+
+// withdrawn reports whether a withdrawal signed after g ended g in the cell.
+func (c cell) withdrawn(g Record) bool {
+	for _, w := range c.withdrawals {
+		if g.SignedAt.Before(w.at) || (g.SignedAt.Equal(w.at) && g.Seq < w.seq) {
+			return true
+		}
+	}
+	return false
 }
 
 // covers reports whether a permit signed under version covers purpose p.
@@ -272,30 +307,6 @@ func (lib Library) covers(version string, p Purpose) bool {
 		return false // fail closed: a grant under an unknown document permits nothing
 	}
 	return !lib.restricts(version, p)
-}
-
-// invalidated reports whether a record voids g.
-func invalidated(records []Record, g Record) bool {
-	for _, r := range records {
-		if r.Action == ActionInvalidate && r.Voids == g.ID {
-			return true
-		}
-	}
-	return false
-}
-
-// withdrawn reports whether a withdrawal signed after g ended g's cell
-// (tier, modality) at or before t.
-func withdrawn(records []Record, g Record, tier, modality string, t time.Time) bool {
-	for _, w := range records {
-		if w.Action != ActionWithdraw || w.SignedAt.After(t) || w.From.After(t) {
-			continue
-		}
-		if g.signedBefore(w) && w.Covers(tier, modality) {
-			return true
-		}
-	}
-	return false
 }
 
 // Reasons a sample is left out of a release.
@@ -337,15 +348,16 @@ func Explain(records []Record, lib Library, purpose, modality string, t time.Tim
 		return ReasonNoConsent
 	}
 	reason := ReasonNotGranted
+	c := newCell(records, p.Tier, modality, t)
 	for _, g := range known {
 		if g.Action != ActionGrant || g.Decision != Permit || !g.Covers(p.Tier, modality) {
 			continue
 		}
 		end, minor := g.majority()
 		switch {
-		case invalidated(records, g):
+		case c.invalidated(g):
 			return ReasonInvalidated
-		case withdrawn(known, g, p.Tier, modality, t):
+		case c.withdrawn(g):
 			return ReasonWithdrawn
 		case minor && g.Assent == AssentRefused:
 			reason = ReasonAssentRefused
