@@ -59,15 +59,25 @@ type GCReport struct {
 }
 
 // CollectGarbage removes uploads abandoned by killed or failed writers:
-// staging objects, and stored recordings that no sample references. Objects
-// younger than grace are kept, because a writer may be about to commit them.
+// staging objects, stored recordings that no sample references, and the
+// documents of releases that were never logged. Objects younger than grace
+// are kept, because a writer may be about to commit them.
 func (r *Registry) CollectGarbage(ctx context.Context, grace time.Duration) (*GCReport, error) {
 	rep := &GCReport{}
-	cutoff := r.now().Add(-grace)
+	// Object times come from the store's wall clock, not the registry clock.
+	cutoff := time.Now().Add(-grace)
 	referenced := map[string]bool{}
+	releases := map[string]bool{}
 	err := r.store.View(ctx, func(tx storage.ReadTx) error {
-		return tx.Samples(ctx, storage.SampleFilter{}, func(s storage.Sample) error {
+		err := tx.Samples(ctx, storage.SampleFilter{}, func(s storage.Sample) error {
 			referenced[s.BlobKey] = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Releases(ctx, func(rel storage.Release) error {
+			releases[rel.ID] = true
 			return nil
 		})
 	})
@@ -78,7 +88,7 @@ func (r *Registry) CollectGarbage(ctx context.Context, grace time.Duration) (*GC
 	err = r.blobs.List(ctx, "", func(o blobstore.Object) error {
 		rep.Examined++
 		switch {
-		case referenced[o.Key]:
+		case referenced[o.Key], releases[releaseOfDocument(o.Key)]:
 			return nil
 		case o.ModTime.After(cutoff):
 			rep.Kept++
@@ -102,4 +112,15 @@ func (r *Registry) CollectGarbage(ctx context.Context, grace time.Duration) (*GC
 		r.log.Info("removed unreferenced blob", "key", o.Key, "modified", o.ModTime)
 	}
 	return rep, nil
+}
+
+// releaseOfDocument returns the release id of a key under ReleasePrefix, or
+// "" for any other key.
+func releaseOfDocument(key string) string {
+	rest, ok := strings.CutPrefix(key, ReleasePrefix)
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	return id
 }

@@ -161,3 +161,40 @@ func TestRegisterRejectsWholeBatch(t *testing.T) {
 		t.Fatalf("blobs left behind: %v", objects)
 	}
 }
+
+func TestGarbageCollectionKeepsReleaseDocuments(t *testing.T) {
+	ctx := context.Background()
+	r, clk := newTestRegistry(t)
+	if _, err := r.Register(ctx, &Batch{Samples: []SampleInput{voiceSample("A", wavBytes(16000, 2000, 1), 16000)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Grant(ctx, "A", GrantInput{Document: "v1", Tiers: []string{"research"}, Modalities: []string{"voice"}}); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(time.Minute)
+	res, err := r.BuildRelease(ctx, ReleaseSpec{Purpose: "research", Out: filepath.Join(t.TempDir(), "b1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An orphan document set, as a release transaction that failed leaves.
+	w, err := r.Blobs().NewWriter(ctx, ReleasePrefix+"r-orphan/manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("{}"))
+	w.Close()
+
+	rep, err := r.CollectGarbage(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Orphans != 1 {
+		t.Fatalf("gc removed %d orphans, want the 1 orphan document: %+v", rep.Orphans, rep)
+	}
+	if err := r.ExportRelease(ctx, res.Release.ID, filepath.Join(t.TempDir(), "b2"), true); err != nil {
+		t.Fatalf("export after gc: %v", err)
+	}
+	if _, err := r.VerifyLog(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
