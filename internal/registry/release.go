@@ -30,6 +30,9 @@ type ReleaseSpec struct {
 	Licensee string
 	Out      string
 	WithData bool
+	// Terms are licence terms the manifest does not hold, such as the end
+	// date of the permission.
+	Terms release.Terms
 }
 
 // ReleaseResult describes a built release.
@@ -41,8 +44,8 @@ type ReleaseResult struct {
 	Checkpoint storage.Checkpoint
 }
 
-// ReleasePrefix is where the blob store keeps the documents of each release
-// (manifest, licence, datasheet), so that a bundle can be exported again.
+// ReleasePrefix is the blob store prefix of each release's manifest and
+// documents, which let a bundle be exported again.
 const ReleasePrefix = "releases/"
 
 func releaseDocumentKey(id, name string) string { return ReleasePrefix + id + "/" + name }
@@ -78,7 +81,7 @@ func (r *Registry) BuildRelease(ctx context.Context, spec ReleaseSpec) (*Release
 	var res *ReleaseResult
 	cp, err := r.updateSigned(ctx, func(ctx context.Context, w *writer) error {
 		var err error
-		res, err = r.logRelease(ctx, w, purpose, modalities, spec.Licensee)
+		res, err = r.logRelease(ctx, w, purpose, modalities, spec.Licensee, spec.Terms)
 		return err
 	})
 	if err != nil {
@@ -96,7 +99,7 @@ func (r *Registry) BuildRelease(ctx context.Context, spec ReleaseSpec) (*Release
 
 // logRelease selects the samples, writes and stores the release documents,
 // and logs the release event that commits to the manifest.
-func (r *Registry) logRelease(ctx context.Context, w *writer, purpose consent.Purpose, modalities []string, licensee string) (*ReleaseResult, error) {
+func (r *Registry) logRelease(ctx context.Context, w *writer, purpose consent.Purpose, modalities []string, licensee string, terms release.Terms) (*ReleaseResult, error) {
 	lib, docEvents, err := library(ctx, w.tx)
 	if err != nil {
 		return nil, err
@@ -124,30 +127,45 @@ func (r *Registry) logRelease(ctx context.Context, w *writer, purpose consent.Pu
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 
-	sel := &selector{r: r, tx: w.tx, h: h, lib: lib, mw: release.NewManifestWriter(tmp, h), stats: release.NewStats(),
+	// metadata.json lists every sample's data file, so it streams to a
+	// temporary file beside the manifest.
+	metaTmp, err := os.CreateTemp("", "steward-metadata-*.json")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(metaTmp.Name())
+	defer metaTmp.Close()
+	meta := release.NewMetadataWriter(metaTmp, h)
+
+	sel := &selector{r: r, tx: w.tx, h: h, lib: lib, mw: release.NewManifestWriter(tmp, h), stats: release.NewStats(meta.Add),
 		credits: map[string]*release.Attribution{}, trailer: release.Trailer{Selection: release.Selection{Excluded: map[string]int{}}}}
 	if err := sel.run(ctx, modalities); err != nil {
 		return nil, err
 	}
 
-	// The licence and datasheet are rendered from the manifest's content,
-	// then their digests close the manifest.
+	// The documents are rendered from the manifest's content, then their
+	// digests close the manifest.
 	t := sel.trailer
 	t.Attribution = sel.attribution()
 	if t.Version, err = nextVersion(ctx, w.tx, previous, sel.ids); err != nil {
 		return nil, err
 	}
-	licence, err := release.NewLicence(h, t.Attribution).Encode()
+	docs, err := renderDocuments(h, sel.stats, t, terms)
 	if err != nil {
 		return nil, err
 	}
-	datasheet := release.Datasheet(h, sel.stats, t)
-	t.Documents = map[string]string{release.LicenceFile: release.Digest(licence), release.DatasheetFile: release.Digest(datasheet)}
+	t.Documents = map[string]string{}
+	for name, raw := range docs {
+		t.Documents[name] = release.Digest(raw)
+	}
+	if t.Documents[release.MetadataFile], err = meta.Finish(sel.stats, t, t.Documents); err != nil {
+		return nil, err
+	}
 	digest, err := sel.mw.Finish(t)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.storeDocuments(ctx, h.Release, tmp, licence, datasheet); err != nil {
+	if err := r.storeDocuments(ctx, h.Release, tmp, metaTmp, docs); err != nil {
 		return nil, err
 	}
 
@@ -172,14 +190,21 @@ func (r *Registry) logRelease(ctx context.Context, w *writer, purpose consent.Pu
 
 // storeDocuments puts the release documents in the blob store and makes
 // them durable before the release event commits.
-func (r *Registry) storeDocuments(ctx context.Context, id string, manifest *os.File, licence, datasheet []byte) error {
-	if _, err := manifest.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	docs := []struct {
+func (r *Registry) storeDocuments(ctx context.Context, id string, manifest, metadata *os.File, rendered map[string][]byte) error {
+	type document struct {
 		name string
 		r    io.Reader
-	}{{release.ManifestFile, manifest}, {release.LicenceFile, bytes.NewReader(licence)}, {release.DatasheetFile, bytes.NewReader(datasheet)}}
+	}
+	var docs []document
+	for name, f := range map[string]*os.File{release.ManifestFile: manifest, release.MetadataFile: metadata} {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		docs = append(docs, document{name, f})
+	}
+	for name, raw := range rendered {
+		docs = append(docs, document{name, bytes.NewReader(raw)})
+	}
 	for _, d := range docs {
 		bw, err := r.blobs.NewWriter(ctx, releaseDocumentKey(id, d.name))
 		if err != nil {
@@ -370,6 +395,10 @@ func (r *Registry) ExportRelease(ctx context.Context, releaseID, out string, wit
 		if err != nil {
 			return err
 		}
+		documents, err := r.exportDocuments(ctx, releaseID)
+		if err != nil {
+			return err
+		}
 		contents := release.Contents{
 			Manifest:   openManifest,
 			Licence:    licence,
@@ -378,6 +407,7 @@ func (r *Registry) ExportRelease(ctx context.Context, releaseID, out string, wit
 			Entries: func(ew *release.EntryWriter) error {
 				return writeEvidence(ctx, tx, ew, indexes, cp.Size)
 			},
+			Documents: documents,
 		}
 		if withData {
 			contents.Data = r.sampleOpener(ctx, tx)

@@ -5,9 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 )
+
+// AttestationFile is the bundle path of the registry's signed statement
+// about the bundle.
+const AttestationFile = "attestation.dsse.json"
 
 // Contents is everything a bundle holds, produced as the bundle is written.
 type Contents struct {
@@ -20,6 +27,12 @@ type Contents struct {
 	Entries func(w *EntryWriter) error
 	// Data returns the content of a sample; nil writes no data folder.
 	Data func(Sample) (io.ReadCloser, error)
+	// Documents opens further files by bundle path, such as licence.jsonld
+	// and metadata.json. Each is opened once.
+	Documents map[string]func() (io.ReadCloser, error)
+	// Attest returns the attestation of the bundle as written, given the
+	// sha256 digest of every file in it. Nil writes no attestation.
+	Attest func(files map[string]string) ([]byte, error)
 }
 
 // EntryWriter writes log/entries.jsonl, one entry per line.
@@ -51,19 +64,33 @@ func Write(dir string, c Contents) (err error) {
 		}
 	}()
 
-	if err := copyManifest(tmp, c.Manifest); err != nil {
+	// The digest of every file is taken as it is written, for the
+	// attestation.
+	written := map[string]string{}
+	if written[ManifestFile], err = copyFile(tmp, ManifestFile, c.Manifest); err != nil {
 		return err
 	}
 	for name, data := range map[string][]byte{LicenceFile: c.Licence, DatasheetFile: c.Datasheet, CheckpointFile: c.Checkpoint} {
 		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", name, err)
 		}
+		written[name] = Digest(data)
 	}
-	if err := writeEntries(filepath.Join(tmp, filepath.FromSlash(EntriesFile)), c.Entries); err != nil {
+	for name, open := range c.Documents {
+		if written[name], err = copyFile(tmp, name, open); err != nil {
+			return err
+		}
+	}
+	if written[EntriesFile], err = writeEntries(filepath.Join(tmp, filepath.FromSlash(EntriesFile)), c.Entries); err != nil {
 		return fmt.Errorf("write %s: %w", EntriesFile, err)
 	}
 	if c.Data != nil {
-		if err := writeData(tmp, c); err != nil {
+		if err := writeData(tmp, c, written); err != nil {
+			return err
+		}
+	}
+	if c.Attest != nil {
+		if err := writeAttestation(tmp, written, c.Attest); err != nil {
 			return err
 		}
 	}
@@ -75,46 +102,79 @@ func Write(dir string, c Contents) (err error) {
 	return nil
 }
 
-func copyManifest(root string, open func() (io.ReadCloser, error)) error {
+// copyFile writes the bundle file name from open and returns its digest.
+func copyFile(root, name string, open func() (io.ReadCloser, error)) (string, error) {
+	if !validBundlePath(name) {
+		return "", fmt.Errorf("invalid bundle file name %q", name)
+	}
 	rc, err := open()
 	if err != nil {
-		return fmt.Errorf("read manifest: %w", err)
+		return "", fmt.Errorf("read %s: %w", name, err)
 	}
 	defer rc.Close()
-	f, err := os.Create(filepath.Join(root, ManifestFile))
+	f, err := os.Create(filepath.Join(root, filepath.FromSlash(name)))
 	if err != nil {
-		return err
+		return "", err
 	}
-	if _, err := io.Copy(f, rc); err != nil {
+	d := newDigester()
+	if _, err := io.Copy(io.MultiWriter(f, d), rc); err != nil {
 		f.Close()
-		return fmt.Errorf("write %s: %w", ManifestFile, err)
+		return "", fmt.Errorf("write %s: %w", name, err)
 	}
-	return f.Close()
+	return d.digest(), f.Close()
 }
 
-func writeEntries(path string, write func(*EntryWriter) error) error {
+func validBundlePath(name string) bool {
+	return name != "" && !filepath.IsAbs(name) && filepath.ToSlash(filepath.Clean(name)) == name &&
+		name != ".." && !strings.HasPrefix(name, "../")
+}
+
+func writeEntries(path string, write func(*EntryWriter) error) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+		return "", err
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return err
+		return "", err
 	}
-	bw := bufio.NewWriterSize(f, 1<<16)
+	d := newDigester()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, d), 1<<16)
 	if err := write(&EntryWriter{enc: json.NewEncoder(bw)}); err != nil {
 		f.Close()
-		return err
+		return "", err
 	}
 	if err := bw.Flush(); err != nil {
 		f.Close()
+		return "", err
+	}
+	return d.digest(), f.Close()
+}
+
+// writeAttestation checks that written names every file of the bundle,
+// then writes the attestation of them.
+func writeAttestation(root string, written map[string]string, attest func(map[string]string) ([]byte, error)) error {
+	files, err := bundleFiles(root)
+	if err != nil {
 		return err
 	}
-	return f.Close()
+	if len(files) != len(written) {
+		return fmt.Errorf("attest bundle: %d files written but %d found", len(written), len(files))
+	}
+	for _, f := range files {
+		if _, ok := written[f]; !ok {
+			return fmt.Errorf("attest bundle: %s has no recorded digest", f)
+		}
+	}
+	raw, err := attest(written)
+	if err != nil {
+		return fmt.Errorf("attest bundle: %w", err)
+	}
+	return os.WriteFile(filepath.Join(root, AttestationFile), raw, 0o644)
 }
 
 // writeData writes every sample's recording, reading the manifest again to
 // learn which.
-func writeData(root string, c Contents) error {
+func writeData(root string, c Contents, written map[string]string) error {
 	if err := os.MkdirAll(filepath.Join(root, DataDir), 0o755); err != nil {
 		return err
 	}
@@ -124,9 +184,13 @@ func writeData(root string, c Contents) error {
 	}
 	defer rc.Close()
 	_, _, err = DecodeManifest(rc, func(_ Header, s Sample) error {
+		if !validBundlePath(s.File) || !strings.HasPrefix(s.File, DataDir+"/") {
+			return fmt.Errorf("sample %s: invalid file path %q in the manifest", s.ID, s.File)
+		}
 		if err := writeDataFile(filepath.Join(root, filepath.FromSlash(s.File)), s, c.Data); err != nil {
 			return fmt.Errorf("write data of sample %s: %w", s.ID, err)
 		}
+		written[s.File] = s.Digest
 		return nil
 	})
 	return err
@@ -154,4 +218,25 @@ func writeDataFile(path string, s Sample, open func(Sample) (io.ReadCloser, erro
 		return fmt.Errorf("stored content has digest %s, the registry recorded %s: the blob store is corrupt", got, s.Digest)
 	}
 	return nil
+}
+
+// bundleFiles returns the slash-separated path of every file in the bundle
+// but the attestation, sorted.
+func bundleFiles(dir string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		if rel = filepath.ToSlash(rel); rel != AttestationFile {
+			out = append(out, rel)
+		}
+		return nil
+	})
+	slices.Sort(out)
+	return out, err
 }

@@ -92,15 +92,15 @@ func TestDatasheetNumbersRecompute(t *testing.T) {
 		st.Add(s)
 	}
 	h := Header{Release: "r-1", Origin: "o", Purpose: "research", Tier: "research", Modalities: []string{"voice"}, BuiltAt: time.Now()}
-	sheet := string(Datasheet(h, st, Trailer{Selection: Selection{Considered: 55, Excluded: map[string]int{"consent withdrawn": 15}}}))
+	sheet := string(Datasheet(h, st, Trailer{Selection: Selection{Considered: 55, Excluded: map[string]int{"consent withdrawn": 15}}}, Terms{}))
 
 	if !strings.Contains(sheet, "40 samples from 7 participants.") || !strings.Contains(sheet, "Of 55 samples considered, 40 were included and 15 left out.") {
 		t.Fatalf("summary lines missing:\n%s", sheet)
 	}
 	for dim, key := range map[string]func(Sample) string{
-		BySex:      func(s Sample) string { return s.Demographics.Sex },
-		ByAgeBand:  func(s Sample) string { return s.Demographics.AgeBand },
-		ByModality: func(s Sample) string { return s.Modality },
+		BySex:     func(s Sample) string { return s.Demographics.Sex },
+		ByAgeBand: func(s Sample) string { return s.Demographics.AgeBand },
+		ByFormat:  func(s Sample) string { return s.Format },
 	} {
 		want := map[string]int{}
 		for _, s := range samples {
@@ -123,16 +123,17 @@ func TestDatasheetNumbersRecompute(t *testing.T) {
 	}
 }
 
-// tableCounts reads the rows of the datasheet table titled dim.
+// tableCounts reads the rows of the datasheet table titled dim: the first
+// cell and the last, which is the number of samples.
 func tableCounts(t *testing.T, sheet, dim string) map[string]int {
 	t.Helper()
-	start := strings.Index(sheet, "| "+dim+" | Samples |")
+	start := strings.Index(sheet, "\n| "+dim+" |")
 	if start < 0 {
 		t.Fatalf("no %s table", dim)
 	}
 	out := map[string]int{}
-	row := regexp.MustCompile(`^\| (.+) \| (\d+) \|$`)
-	for _, line := range strings.Split(sheet[start:], "\n")[2:] {
+	row := regexp.MustCompile(`^\| ([^|]+) \|.* (\d+) \|$`)
+	for _, line := range strings.Split(sheet[start+1:], "\n")[2:] {
 		m := row.FindStringSubmatch(line)
 		if m == nil {
 			break

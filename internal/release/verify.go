@@ -32,7 +32,7 @@ type Report struct {
 	// DataPresent is false for a bundle built without data: only metadata
 	// and evidence were verified.
 	DataPresent bool
-	Problems    []string
+	Problems []string
 }
 
 // OK reports whether nothing failed.
@@ -108,8 +108,9 @@ func Verify(dir, verifierKey string) (*Report, error) {
 	if h.Origin != cp.Origin {
 		rep.fail("%s: origin %q differs from the checkpoint's %q", ManifestFile, h.Origin, cp.Origin)
 	}
-	checkDocuments(dir, t, rep)
-	checkData(dir, files, rep)
+	digests := map[string]string{ManifestFile: d.digest()}
+	checkDocuments(dir, t, digests, rep)
+	checkData(dir, files, digests, rep)
 
 	if !rep.OK() {
 		return rep, &VerificationError{rep}
@@ -194,19 +195,36 @@ func checkReleaseEvent(entries map[uint64]verifiedEntry, h Header, t Trailer, sa
 	rep.fail("no verified release event for release %q in %s: the event or its proof is missing", h.Release, EntriesFile)
 }
 
-func checkDocuments(dir string, t Trailer, rep *Report) {
-	for _, name := range []string{LicenceFile, DatasheetFile} {
-		want, ok := t.Documents[name]
-		if !ok {
+// Documents lists the files whose digests the manifest trailer holds.
+// Releases built before the ODRL, HTML and Croissant documents existed list
+// only licence.json and datasheet.md. The release event commits to the
+// trailer, so a list cannot be shortened after the build.
+var Documents = []string{LicenceFile, LicenceJSONLDFile, DatasheetFile, DatasheetHTMLFile, MetadataFile}
+
+// requiredDocuments must be listed by every manifest.
+var requiredDocuments = []string{LicenceFile, DatasheetFile}
+
+// checkDocuments hashes every document the trailer lists and records its
+// digest in digests.
+func checkDocuments(dir string, t Trailer, digests map[string]string, rep *Report) {
+	for _, name := range requiredDocuments {
+		if _, ok := t.Documents[name]; !ok {
 			rep.fail("%s does not list a digest for %s", ManifestFile, name)
+		}
+	}
+	for _, name := range sortedNames(t.Documents) {
+		want := t.Documents[name]
+		if !slices.Contains(Documents, name) {
+			rep.fail("%s lists an unknown document %q", ManifestFile, name)
 			continue
 		}
-		raw, err := os.ReadFile(filepath.Join(dir, name))
+		got, _, err := digestFile(filepath.Join(dir, name))
 		if err != nil {
 			rep.fail("%s: %v", name, err)
 			continue
 		}
-		if got := Digest(raw); got != want {
+		digests[name] = got
+		if got != want {
 			rep.fail("%s was modified: digest %s, manifest says %s", name, got, want)
 		}
 	}
@@ -288,7 +306,7 @@ func checkSample(entries map[uint64]verifiedEntry, lib consent.Library, m *Heade
 // checkData hashes every data file. A bundle without a data folder carries
 // metadata only; with one, every sample needs its file and nothing else may
 // be there.
-func checkData(dir string, expected map[string]*Sample, rep *Report) {
+func checkData(dir string, expected map[string]*Sample, digests map[string]string, rep *Report) {
 	root := filepath.Join(dir, DataDir)
 	if _, err := os.Stat(root); errors.Is(err, fs.ErrNotExist) {
 		return
@@ -319,6 +337,7 @@ func checkData(dir string, expected map[string]*Sample, rep *Report) {
 			return nil
 		}
 		rep.FilesChecked++
+		digests[rel] = got
 		if got != s.Digest || size != s.Size {
 			rep.fail("%s: content does not match sample %s: digest %s (%d bytes), manifest says %s (%d bytes)", rel, s.ID, got, size, s.Digest, s.Size)
 		}
