@@ -17,8 +17,10 @@ func newVerifyCommand() *cobra.Command {
 		Short: "Verify a release bundle offline with the registry's public key",
 		Long: `Verify a release bundle without the registry: the checkpoint's signature, every
 inclusion proof, the manifest against the release event, every document and
-data file against its digest, and each sample's consent by replaying the
-bundled consent history at the build time. Exits 1 and names every failure.`,
+data file against its digest, the registry's signed attestation of every file
+in the bundle (attestation.dsse.json), and each sample's consent by replaying
+the bundled consent history at the build time. Exits 1 and names every
+failure.`,
 		Example: `  steward verify release-1 --key steward-data/log.pub`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -40,6 +42,7 @@ bundled consent history at the build time. Exits 1 and names every failure.`,
 			} else {
 				printf(cmd, "; the bundle carries no data files, only metadata was verified\n")
 			}
+			printf(cmd, "  attestation signed by %s covers all %d files\n", rep.Origin, rep.Attested)
 			return nil
 		},
 	}

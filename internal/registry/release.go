@@ -399,6 +399,10 @@ func (r *Registry) ExportRelease(ctx context.Context, releaseID, out string, wit
 		if err != nil {
 			return err
 		}
+		attest, err := r.attester(ctx, rel, cp)
+		if err != nil {
+			return err
+		}
 		contents := release.Contents{
 			Manifest:   openManifest,
 			Licence:    licence,
@@ -408,6 +412,7 @@ func (r *Registry) ExportRelease(ctx context.Context, releaseID, out string, wit
 				return writeEvidence(ctx, tx, ew, indexes, cp.Size)
 			},
 			Documents: documents,
+			Attest:    attest,
 		}
 		if withData {
 			contents.Data = r.sampleOpener(ctx, tx)

@@ -3,12 +3,16 @@
 //
 // A bundle folder holds:
 //
-//	manifest.json      what the release contains; the release event commits to its digest
-//	licence.json       the terms, digest in the manifest
-//	datasheet.md       the datasheet, digest in the manifest
-//	checkpoint         a signed checkpoint (C2SP tlog-checkpoint) taken at build time
-//	log/entries.jsonl  every event the manifest cites, with its inclusion proof
-//	data/              the recordings, when built with data
+//	manifest.json          what the release contains; the release event commits to its digest
+//	licence.json           the terms, digest in the manifest
+//	licence.jsonld         the terms as ODRL 2.2 policies, digest in the manifest
+//	datasheet.md           the datasheet, digest in the manifest
+//	datasheet.html         the datasheet as a web page, digest in the manifest
+//	metadata.json          Croissant 1.1 metadata with RAI properties, digest in the manifest
+//	checkpoint             a signed checkpoint (C2SP tlog-checkpoint) taken at build time
+//	log/entries.jsonl      every event the manifest cites, with its inclusion proof
+//	data/                  the recordings, when built with data
+//	attestation.dsse.json  the registry's signed in-toto statement of every other file
 //
 // Manifests are written and read as streams, one sample per line, so a
 // release of a million samples never has to fit in memory.

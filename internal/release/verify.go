@@ -3,6 +3,7 @@ package release
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,9 @@ type Report struct {
 	// DataPresent is false for a bundle built without data: only metadata
 	// and evidence were verified.
 	DataPresent bool
+	// Attested counts the files whose digest the signed attestation states
+	// and that matched it.
+	Attested int
 	Problems []string
 }
 
@@ -58,6 +62,10 @@ func Verify(dir, verifierKey string) (*Report, error) {
 		return rep, err
 	}
 	rep.Origin = v.Origin()
+	key, err := ParseNoteVerifierKey(verifierKey)
+	if err != nil {
+		return rep, err
+	}
 
 	// 1. The checkpoint: signed by the registry's key, for its origin.
 	cp, err := readCheckpoint(dir, v)
@@ -111,6 +119,12 @@ func Verify(dir, verifierKey string) (*Report, error) {
 	digests := map[string]string{ManifestFile: d.digest()}
 	checkDocuments(dir, t, digests, rep)
 	checkData(dir, files, digests, rep)
+
+	// 5. The registry's signed statement of every file in the bundle.
+	checkAttestation(attestationCheck{
+		dir: dir, key: key, release: h.Release, version: t.Version, origin: cp.Origin, digests: digests,
+		cp: PredicateCheckpoint{Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root)},
+	}, rep)
 
 	if !rep.OK() {
 		return rep, &VerificationError{rep}
