@@ -1,0 +1,466 @@
+package fhirconsent
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/steward-rehab/steward/internal/consent"
+)
+
+// ConvertOptions is the registry state that Convert reads.
+type ConvertOptions struct {
+	// Library holds the terms of every registered document.
+	Library consent.Library
+	// Documents lists the registered versions, oldest first.
+	Documents []string
+	// Fallback is the document version for Consents that name none, such
+	// as one given with --document; empty means none.
+	Fallback string
+	// Now is the current time: no Consent may be signed after it.
+	Now time.Time
+}
+
+// maxContradictions caps how many contradictions one error lists.
+const maxContradictions = 10
+
+// Convert turns Consents into grant records, without ids or participant,
+// that consent.Decide evaluates exactly as the Consents decide.
+//
+// It evaluates every Consent for every purpose and modality on every
+// interval between the instants where some period, signing date or
+// majority month begins or ends. A Consent that permits where another
+// denies is an error naming both: the specification leaves combining
+// several Consents to policy, and nesting inside one Consent is how FHIR
+// states an exception. The combined decision is then written per tier and
+// modality: a deny record where nothing is permitted and something denied,
+// and a permit record under each document needed where purposes are
+// permitted. Purposes that are neither stay without record, which
+// consent.Decide denies.
+func Convert(consents []*Consent, opts ConvertOptions) ([]consent.Record, error) {
+	var live []*Consent
+	var times []time.Time
+	for _, c := range consents {
+		if !applies(c.Status) {
+			continue
+		}
+		if c.Signed.After(opts.Now) {
+			return nil, &InputError{Resource: c.ID, Path: dateElement(c), Value: formatStart(c.Signed),
+				Message: "signed in the future: a consent can only be imported after it was given"}
+		}
+		live = append(live, c)
+		times = append(times, consentTimes(c)...)
+	}
+	tl := newTimeline(times)
+	n := len(tl.points)
+
+	// Combined decisions, with the Consents behind each.
+	type cell struct {
+		decision Decision
+		by       []*Consent
+	}
+	grid := map[[2]string][]cell{}
+	var contradictions []error
+	for _, p := range purposeCodes() {
+		for _, m := range Modalities {
+			row := make([]cell, n)
+			for k, t := range tl.points {
+				var permit, deny []*Consent
+				for _, c := range live {
+					switch Evaluate(c, p, m, t) {
+					case Permit:
+						permit = append(permit, c)
+					case Deny:
+						deny = append(deny, c)
+					}
+				}
+				switch {
+				case len(permit) > 0 && len(deny) > 0:
+					if len(contradictions) < maxContradictions {
+						contradictions = append(contradictions, contradiction(permit[0], deny[0], p, m, tl.interval(k, k)))
+					}
+				case len(permit) > 0:
+					row[k] = cell{Permit, permit}
+				case len(deny) > 0:
+					row[k] = cell{Deny, deny}
+				}
+			}
+			grid[[2]string{p, m}] = row
+		}
+	}
+	if len(contradictions) > 0 {
+		return nil, errors.Join(contradictions...)
+	}
+
+	// Per tier, modality and interval: which records state the decisions.
+	var pieces []piece
+	for _, tier := range consent.Tiers {
+		purposes := purposesOfTier(tier)
+		for _, m := range Modalities {
+			for k := range n {
+				var permitted []string
+				var permitBy, denyBy []*Consent
+				for _, p := range purposes {
+					switch c := grid[[2]string{p, m}][k]; c.decision {
+					case Permit:
+						permitted = append(permitted, p)
+						permitBy = append(permitBy, c.by...)
+					case Deny:
+						denyBy = append(denyBy, c.by...)
+					}
+				}
+				switch {
+				case len(permitted) > 0:
+					docs, err := documentsFor(tier, m, permitted, permitBy, opts, tl.interval(k, k))
+					if err != nil {
+						return nil, err
+					}
+					for _, d := range docs {
+						pieces = append(pieces, newPiece(consent.Permit, d, tier, m, k, consentsUnder(permitBy, d, opts.Fallback)))
+					}
+				case len(denyBy) > 0:
+					d := denyDocument(tier, m, denyBy, opts)
+					if d == "" {
+						return nil, &InputError{Resource: denyBy[0].ID, Path: "Consent", Message: fmt.Sprintf(
+							"no registered consent document offers the %s tier and %s recordings, which Steward needs to record this deny: register one with steward consent document add", tier, m)}
+					}
+					pieces = append(pieces, newPiece(consent.Deny, d, tier, m, k, denyBy))
+				}
+			}
+		}
+	}
+	return assemble(pieces, tl), nil
+}
+
+func dateElement(c *Consent) string {
+	if c.Version == R4 {
+		return "Consent.dateTime"
+	}
+	return "Consent.date"
+}
+
+// consentTimes returns the instants where a Consent's decisions can change.
+func consentTimes(c *Consent) []time.Time {
+	times := []time.Time{c.Signed, c.Period.Start, c.Period.End}
+	if c.Guardian {
+		if m, err := time.Parse("2006-01", c.MajorityMonth); err == nil {
+			times = append(times, m)
+		}
+	}
+	var walk func(p *Provision)
+	walk = func(p *Provision) {
+		times = append(times, p.Period.Start, p.Period.End)
+		for i := range p.Exceptions {
+			walk(&p.Exceptions[i])
+		}
+	}
+	if c.scope != nil {
+		walk(c.scope)
+	}
+	for i := range c.Provisions {
+		walk(&c.Provisions[i])
+	}
+	return times
+}
+
+func contradiction(permit, deny *Consent, purpose, modality string, iv Interval) error {
+	when := "from " + formatStart(iv.Start)
+	if !iv.End.IsZero() {
+		when += " until " + formatStart(iv.End)
+	}
+	return &InputError{Resource: permit.ID + " and " + deny.ID, Path: "Consent.provision", Value: purpose + "/" + modality,
+		Message: fmt.Sprintf("contradictory consents: %s permits and %s denies purpose %s for %s recordings %s, and neither nests the other's rule as an exception; merge them into one Consent with the deny nested inside the permit, or end one before the other starts",
+			permit.ID, deny.ID, purpose, modality, when)}
+}
+
+// coverage returns the purposes of tier that a permit signed under version
+// covers, asking consent.Decide so that document revisions count exactly
+// as they do for decisions.
+func coverage(lib consent.Library, version, tier, modality string) []string {
+	at := time.Unix(0, 0).UTC()
+	probe := []consent.Record{{ID: "probe", Action: consent.ActionGrant, Decision: consent.Permit, Document: version,
+		Tiers: []string{tier}, Modalities: []string{modality}, From: at, SignedAt: at}}
+	var out []string
+	for _, p := range purposesOfTier(tier) {
+		if consent.Decide(probe, lib, p, modality, at).Permitted() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// offers reports whether a registered document offers the tier and
+// modality, as the registry requires of every grant.
+func offers(lib consent.Library, version, tier, modality string) bool {
+	t, ok := lib[version]
+	return ok && slices.Contains(t.Tiers, tier) && slices.Contains(t.Modalities, modality)
+}
+
+// documentsFor returns the documents whose permit records, together,
+// cover exactly the permitted purposes of a tier. Candidates are the
+// documents of the permitting Consents, then the fallback.
+func documentsFor(tier, modality string, permitted []string, by []*Consent, opts ConvertOptions, iv Interval) ([]string, error) {
+	var candidates []string
+	for _, c := range by {
+		if c.Document != "" && !slices.Contains(candidates, c.Document) {
+			candidates = append(candidates, c.Document)
+		}
+	}
+	if opts.Fallback != "" && !slices.Contains(candidates, opts.Fallback) {
+		candidates = append(candidates, opts.Fallback)
+	}
+	sort.Strings(candidates)
+	if len(candidates) == 0 {
+		return nil, &InputError{Resource: by[0].ID, Path: policyElement(by[0]), Message: "missing: no Steward consent document is named for this permit; name one (identifier system " + IdentifierDocument + ") or pass --document VERSION"}
+	}
+
+	var chosen []string
+	var union []string
+	for _, d := range candidates {
+		if _, ok := opts.Library[d]; !ok {
+			return nil, &InputError{Resource: by[0].ID, Path: policyElement(by[0]), Value: d,
+				Message: "unknown consent document: register it with steward consent document add, or use one listed by steward consent document list"}
+		}
+		if !offers(opts.Library, d, tier, modality) {
+			continue
+		}
+		cov := coverage(opts.Library, d, tier, modality)
+		if len(cov) == 0 || !subset(cov, permitted) {
+			continue
+		}
+		chosen = append(chosen, d)
+		for _, p := range cov {
+			if !slices.Contains(union, p) {
+				union = append(union, p)
+			}
+		}
+	}
+	if len(union) != len(permitted) {
+		var missing []string
+		for _, p := range purposesOfTier(tier) {
+			if !slices.Contains(permitted, p) {
+				missing = append(missing, p)
+			}
+		}
+		ids := make([]string, 0, len(by))
+		for _, c := range by {
+			if !slices.Contains(ids, c.ID) {
+				ids = append(ids, c.ID)
+			}
+		}
+		return nil, &InputError{Resource: strings.Join(ids, ", "), Path: "Consent.provision", Value: strings.Join(permitted, ","),
+			Message: fmt.Sprintf("cannot be represented: for %s recordings from %s these purposes of the %s tier are permitted but %s not, and no named document (%s) covers exactly that; a Steward grant covers every purpose of its tier that its document covers, so permit the whole tier or name the document whose revision left the others out",
+				modality, formatStart(iv.Start), tier, strings.Join(missing, ", "), strings.Join(candidates, ", "))}
+	}
+	return dropCovered(chosen, opts.Library, tier, modality), nil
+}
+
+// dropCovered removes documents whose coverage another chosen document
+// already includes.
+func dropCovered(docs []string, lib consent.Library, tier, modality string) []string {
+	var out []string
+	for i, d := range docs {
+		cov := coverage(lib, d, tier, modality)
+		redundant := false
+		for j, other := range docs {
+			if i == j {
+				continue
+			}
+			oc := coverage(lib, other, tier, modality)
+			if subset(cov, oc) && (len(cov) < len(oc) || j < i) {
+				redundant = true
+				break
+			}
+		}
+		if !redundant {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func policyElement(c *Consent) string {
+	if c.Version == R4 {
+		return "Consent.policy"
+	}
+	return "Consent.policyBasis"
+}
+
+func subset(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
+
+// denyDocument returns the document a deny record names: the denying
+// Consents' own when one offers the tier and modality, else the fallback,
+// else the newest registered one that does. consent.Decide ignores the
+// document of a deny, so this choice changes no decision.
+func denyDocument(tier, modality string, by []*Consent, opts ConvertOptions) string {
+	for _, c := range by {
+		if offers(opts.Library, c.Document, tier, modality) {
+			return c.Document
+		}
+	}
+	if offers(opts.Library, opts.Fallback, tier, modality) {
+		return opts.Fallback
+	}
+	for _, d := range slices.Backward(opts.Documents) {
+		if offers(opts.Library, d, tier, modality) {
+			return d
+		}
+	}
+	return ""
+}
+
+// consentsUnder returns the Consents that name document d, or all of them
+// when none does (their permit rests on the fallback).
+func consentsUnder(by []*Consent, d, fallback string) []*Consent {
+	var out []*Consent
+	for _, c := range by {
+		if c.Document == d || (c.Document == "" && d == fallback) {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return by
+	}
+	return out
+}
+
+// piece is one record's worth of decision on one interval.
+type piece struct {
+	decision, document, tier, modality string
+	k                                  int
+	grantor                            grantorAttrs
+	signed                             time.Time
+}
+
+// grantorAttrs are the record fields that come from who signed.
+type grantorAttrs struct {
+	guardian         bool
+	assent, majority string
+	method           string
+}
+
+// newPiece takes the grantor fields the Consents behind it agree on: a
+// guardian's grant only when every one is by a guardian with the same
+// assent and majority month, and the method only when all give the same.
+func newPiece(decision, document, tier, modality string, k int, by []*Consent) piece {
+	first := by[0]
+	attrs := grantorAttrs{guardian: first.Guardian, assent: first.Assent, majority: first.MajorityMonth, method: first.Method}
+	signed := first.Signed
+	for _, c := range by[1:] {
+		if !c.Guardian || c.Assent != attrs.assent || c.MajorityMonth != attrs.majority {
+			attrs.guardian = false
+		}
+		if c.Method != attrs.method {
+			attrs.method = ""
+		}
+		if c.Signed.Before(signed) {
+			signed = c.Signed
+		}
+	}
+	if !attrs.guardian {
+		attrs.assent, attrs.majority = "", ""
+	}
+	return piece{decision: decision, document: document, tier: tier, modality: modality, k: k, grantor: attrs, signed: signed}
+}
+
+// assemble merges pieces on consecutive intervals into records, then
+// records that differ only in modality or only in tier. Each record is
+// signed at the earliest date of the Consents behind it. That date is at or
+// before the record's start, so consent.Decide counts it over its whole
+// period.
+func assemble(pieces []piece, tl timeline) []consent.Record {
+	type key struct {
+		decision, document, tier, modality string
+		grantor                            grantorAttrs
+	}
+	byKey := map[key][]piece{}
+	var order []key
+	for _, p := range pieces {
+		k := key{p.decision, p.document, p.tier, p.modality, p.grantor}
+		if byKey[k] == nil {
+			order = append(order, k)
+		}
+		byKey[k] = append(byKey[k], p)
+	}
+
+	var records []consent.Record
+	for _, k := range order {
+		ps := byKey[k]
+		sort.Slice(ps, func(i, j int) bool { return ps[i].k < ps[j].k })
+		for i := 0; i < len(ps); {
+			j, signed := i, ps[i].signed
+			for j+1 < len(ps) && ps[j+1].k == ps[j].k+1 {
+				j++
+				if ps[j].signed.Before(signed) {
+					signed = ps[j].signed
+				}
+			}
+			iv := tl.interval(ps[i].k, ps[j].k)
+			r := consent.Record{
+				Action: consent.ActionGrant, Decision: k.decision, Document: k.document,
+				Tiers: []string{k.tier}, Modalities: []string{k.modality},
+				From: iv.Start, SignedAt: signed, Method: orDefault(k.grantor.method, "fhir"),
+			}
+			if !iv.End.IsZero() {
+				end := iv.End
+				r.Until = &end
+			}
+			if k.grantor.guardian {
+				r.Grantor, r.Assent, r.MajorityMonth = consent.GrantorGuardian, k.grantor.assent, k.grantor.majority
+			}
+			records = append(records, r)
+			i = j + 1
+		}
+	}
+	records = mergeRecords(records, func(r consent.Record) []string { return r.Modalities }, func(r *consent.Record, v []string) { r.Modalities = v }, Modalities)
+	records = mergeRecords(records, func(r consent.Record) []string { return r.Tiers }, func(r *consent.Record, v []string) { r.Tiers = v }, consent.Tiers)
+	sort.SliceStable(records, func(i, j int) bool {
+		a, b := records[i], records[j]
+		if !a.From.Equal(b.From) {
+			return a.From.Before(b.From)
+		}
+		return a.Decision < b.Decision
+	})
+	return records
+}
+
+// mergeRecords joins records equal in everything but one list field into
+// one record whose field lists all their values in canonical order.
+func mergeRecords(records []consent.Record, get func(consent.Record) []string, set func(*consent.Record, []string), canonical []string) []consent.Record {
+	var out []consent.Record
+	index := map[string]int{}
+	for _, r := range records {
+		probe := r
+		set(&probe, nil)
+		probe.Until = nil
+		k := fmt.Sprintf("%+v|%s", probe, untilKey(r))
+		if i, ok := index[k]; ok {
+			merged := append(slices.Clone(get(out[i])), get(r)...)
+			sort.Slice(merged, func(a, b int) bool {
+				return slices.Index(canonical, merged[a]) < slices.Index(canonical, merged[b])
+			})
+			set(&out[i], slices.Compact(merged))
+			continue
+		}
+		index[k] = len(out)
+		out = append(out, r)
+	}
+	return out
+}
+
+func untilKey(r consent.Record) string {
+	if r.Until == nil {
+		return "open"
+	}
+	return r.Until.UTC().Format(time.RFC3339Nano)
+}
