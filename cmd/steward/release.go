@@ -22,6 +22,7 @@ func newReleaseCommand(g *globals) *cobra.Command {
 
 func newReleaseBuildCommand(g *globals) *cobra.Command {
 	var spec registry.ReleaseSpec
+	var until string
 	cmd := &cobra.Command{
 		Use:   "build",
 		Short: "Build a release of every sample whose consent permits the purpose",
@@ -36,6 +37,10 @@ licensee; they check it with steward verify.`,
 		Example: `  steward release build --purpose commercial --modality pressure --out release-1 --with-data`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if spec.Terms.Until, err = parseTimeFlag("--until", until, true); err != nil {
+				return err
+			}
 			r, err := g.open(cmd)
 			if err != nil {
 				return err
@@ -63,6 +68,7 @@ licensee; they check it with steward verify.`,
 	f.StringSliceVar(&spec.Modalities, "modality", nil, "modalities to include, repeatable or comma-separated (default: all)")
 	f.StringVar(&spec.Out, "out", "", "folder to write the bundle to; it must not exist or be empty (required)")
 	f.BoolVar(&spec.WithData, "with-data", false, "include the decrypted recordings under data/")
+	f.StringVar(&until, "until", "", "end of the licence's permission to use, RFC 3339 or YYYY-MM-DD (default: five years after the build)")
 	_ = cmd.MarkFlagRequired("purpose")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
