@@ -23,7 +23,7 @@ no record means no use.
 Participants are named by their source id (GaPt03, or gaitpdb:GaPt03 when the
 id exists in several sources) or by their pseudonym (p-...).`,
 	}
-	cmd.AddCommand(newGrantCommand(g), newWithdrawCommand(g), newInvalidateCommand(g), newShowConsentCommand(g), newDocumentCommand(g))
+	cmd.AddCommand(newGrantCommand(g), newWithdrawCommand(g), newInvalidateCommand(g), newShowConsentCommand(g), newDocumentCommand(g), newConsentExportCommand(g), newConsentImportCommand(g))
 	return cmd
 }
 
