@@ -75,6 +75,12 @@ func (w *writer) append(typ string, data any) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return w.appendEncoded(entry)
+}
+
+// appendEncoded appends an event encoded by event.Encode and returns the
+// index it will have once the transaction commits.
+func (w *writer) appendEncoded(entry []byte) (uint64, error) {
 	idx, _, err := w.app.Append(entry)
 	if err != nil {
 		return 0, err

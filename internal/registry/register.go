@@ -110,6 +110,11 @@ type plannedSample struct {
 	staged    *content.Staged
 	duplicate *storage.Sample
 	loc       *content.Location
+	// row and entry are the sample's projection, without its event index,
+	// and its encoded event, prepared before the log lock is taken. They
+	// are nil for a sample known to be a duplicate.
+	row   *storage.Sample
+	entry []byte
 }
 
 // Register registers a batch. Every declaration is validated and every file
@@ -164,6 +169,13 @@ func (r *Registry) register(ctx context.Context, b *Batch) (*RegisterReport, err
 		return nil, err
 	}
 	stored := time.Now()
+
+	// Encode the events before taking the log lock: the lock is the one
+	// serial section of concurrent writers, and encoding is most of the
+	// CPU work of a commit.
+	if err := r.prepareSamples(plans); err != nil {
+		return nil, err
+	}
 
 	rep := &RegisterReport{}
 	err = r.update(ctx, func(ctx context.Context, w *writer) error {
@@ -281,9 +293,53 @@ func (r *Registry) commitParticipant(ctx context.Context, w *writer, pp *planned
 	return nil
 }
 
-// commitSample logs one sample's event and returns the row to insert, or
-// nil when existing (the samples stored, and those of this batch so far)
-// already has its content.
+// prepareSamples builds the row and the event of every sample that is not
+// known to be a duplicate. The event time is when the sample was prepared,
+// so events of concurrent writers can be out of time order in the log by up
+// to the time a writer waits for the log lock.
+func (r *Registry) prepareSamples(plans []*plannedSample) error {
+	return forEach(len(plans), stageWorkers, func(i int) error {
+		p := plans[i]
+		if p.duplicate != nil {
+			return nil
+		}
+		d := p.in.Declaration
+		s := &storage.Sample{
+			ID:              sampleID(p.staged.Digest),
+			Participant:     p.who.p.Pseudonym,
+			Digest:          p.staged.Digest,
+			Size:            p.staged.Size,
+			DurationSeconds: p.staged.Measured.Duration,
+			Provenance:      d.Record,
+			ExternalID:      d.ID,
+			Source:          p.in.Source,
+			BlobKey:         p.loc.Key,
+			BlobOffset:      p.loc.Offset,
+			BlobLength:      p.loc.Length,
+			RegisteredAt:    r.now().UTC(),
+		}
+		if s.Source == nil {
+			s.Source = map[string]string{}
+		}
+		entry, err := event.Encode(event.TypeSampleRegistered, s.RegisteredAt, event.SampleRegistered{
+			Sample:          s.ID,
+			Participant:     s.Participant,
+			Digest:          s.Digest,
+			Size:            s.Size,
+			DurationSeconds: s.DurationSeconds,
+			Record:          s.Provenance,
+		})
+		if err != nil {
+			return err
+		}
+		p.row, p.entry = s, entry
+		return nil
+	})
+}
+
+// commitSample logs one sample's prepared event and returns its row to
+// insert, or nil when existing (the samples stored, and those of this batch
+// so far) already has its content.
 func (r *Registry) commitSample(w *writer, p *plannedSample, existing map[string]storage.Sample) (Registered, *storage.Sample, error) {
 	reg := Registered{Where: p.in.Where, Participant: p.who.p.Pseudonym, Digest: p.staged.Digest}
 	if found, ok := existing[p.staged.Digest]; ok {
@@ -293,40 +349,16 @@ func (r *Registry) commitSample(w *writer, p *plannedSample, existing map[string
 		reg.Sample, reg.EventIndex, reg.Duplicate = found.ID, found.EventIndex, true
 		return reg, nil, nil
 	}
-	if p.loc == nil {
+	if p.row == nil {
 		// Staging found the content registered, and now it is gone.
 		return reg, nil, fmt.Errorf("%s: content %s was removed from the registry during registration; register it again", p.in.Where, p.staged.Digest)
 	}
 
-	d := p.in.Declaration
-	s := storage.Sample{
-		ID:              sampleID(p.staged.Digest),
-		Participant:     p.who.p.Pseudonym,
-		Digest:          p.staged.Digest,
-		Size:            p.staged.Size,
-		DurationSeconds: p.staged.Measured.Duration,
-		Provenance:      d.Record,
-		ExternalID:      d.ID,
-		Source:          p.in.Source,
-		BlobKey:         p.loc.Key,
-		BlobOffset:      p.loc.Offset,
-		BlobLength:      p.loc.Length,
-		RegisteredAt:    r.now().UTC(),
-	}
-	if s.Source == nil {
-		s.Source = map[string]string{}
-	}
-	idx, err := w.append(event.TypeSampleRegistered, event.SampleRegistered{
-		Sample:          s.ID,
-		Participant:     s.Participant,
-		Digest:          s.Digest,
-		Size:            s.Size,
-		DurationSeconds: s.DurationSeconds,
-		Record:          s.Provenance,
-	})
+	idx, err := w.appendEncoded(p.entry)
 	if err != nil {
 		return reg, nil, err
 	}
+	s := *p.row
 	s.EventIndex = idx
 	reg.Sample, reg.EventIndex = s.ID, idx
 	return reg, &s, nil
