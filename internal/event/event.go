@@ -26,6 +26,7 @@ const (
 	TypeLogCreated            = "log.created"
 	TypeParticipantRegistered = "participant.registered"
 	TypeParticipantUpdated    = "participant.updated"
+	TypeParticipantErased     = "participant.erased"
 	TypeSampleRegistered      = "sample.registered"
 	TypeConsentGranted        = "consent.granted"
 	TypeConsentWithdrawn      = "consent.withdrawn"
@@ -113,6 +114,14 @@ type ParticipantRegistered struct {
 
 // ParticipantUpdated records a change of the audit attributes.
 type ParticipantUpdated = ParticipantRegistered
+
+// ParticipantErased records that a participant's recordings, data key and
+// direct identifiers were destroyed. The log keeps only the pseudonym.
+type ParticipantErased struct {
+	Participant string `json:"participant"`
+	// Samples counts the samples whose recordings were destroyed.
+	Samples int `json:"samples"`
+}
 
 // SampleRegistered records a sample and its provenance.
 type SampleRegistered struct {

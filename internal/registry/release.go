@@ -481,6 +481,9 @@ func (r *Registry) sampleOpener(ctx context.Context, tx storage.ReadTx) func(rel
 		if err != nil {
 			return nil, err
 		}
+		if stored.BlobKey == "" {
+			return nil, fmt.Errorf("sample %s was erased at its participant's request: export the release without --with-data", s.ID)
+		}
 		key, err := r.dataKey(ctx, tx, stored.Participant)
 		if err != nil {
 			return nil, err

@@ -182,7 +182,7 @@ func (r *Registry) checkEntry(idx uint64, entry []byte, rep *LogReport) eventRef
 		if idx != 0 {
 			rep.fail("event %d: log.created may only be the first event", idx)
 		}
-	case event.TypeParticipantRegistered, event.TypeParticipantUpdated:
+	case event.TypeParticipantRegistered, event.TypeParticipantUpdated, event.TypeParticipantErased:
 		var d event.ParticipantRegistered
 		if err := ev.DecodeData(&d); err == nil {
 			ref.key = d.Participant

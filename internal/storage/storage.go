@@ -64,6 +64,7 @@ type ReadTx interface {
 	SampleReader
 	ConsentReader
 	ReleaseReader
+	TokenReader
 }
 
 // Tx reads and writes within one transaction.
@@ -74,6 +75,7 @@ type Tx interface {
 	SampleWriter
 	ConsentWriter
 	ReleaseWriter
+	TokenWriter
 }
 
 // LogReader reads the Merkle log.
@@ -130,6 +132,8 @@ type Participant struct {
 	Salt         []byte
 	RegisteredAt time.Time
 	EventIndex   uint64
+	// ErasedAt is when the participant was erased; zero while they are not.
+	ErasedAt time.Time
 }
 
 // ParticipantReader looks participants up.
@@ -156,6 +160,12 @@ type ParticipantWriter interface {
 	InsertParticipant(ctx context.Context, p Participant, wrappedKey []byte) error
 	// UpdateAttributes replaces a participant's attributes and salt.
 	UpdateAttributes(ctx context.Context, pseudonym string, attrs participant.Attributes, salt []byte) error
+	// EraseParticipant destroys the participant's data key, source id,
+	// attributes and salt, clears their samples' sources and recording
+	// locations, and marks them erased at the given time. The pseudonym,
+	// the sample rows and the consent history stay: they hold no identity
+	// and project events of the log.
+	EraseParticipant(ctx context.Context, pseudonym string, at time.Time) error
 }
 
 // Sample is the projection of a registered sample.
@@ -194,6 +204,9 @@ type SampleReader interface {
 	Sample(ctx context.Context, id string) (Sample, error)
 	SampleByDigest(ctx context.Context, digest string) (Sample, error)
 	SampleByExternalID(ctx context.Context, externalID string) (Sample, error)
+	// SamplesInBlob returns the samples whose recordings are stored in the
+	// object at key, such as the members of a pack.
+	SamplesInBlob(ctx context.Context, key string) ([]Sample, error)
 	// SamplesByDigest returns the samples with the given digests, keyed by
 	// digest; unknown digests are absent.
 	SamplesByDigest(ctx context.Context, digests []string) (map[string]Sample, error)
@@ -204,6 +217,9 @@ type SampleReader interface {
 
 // SampleWriter registers samples.
 type SampleWriter interface {
+	// RelocateSample records that a sample's encrypted recording moved, as
+	// when a pack is rewritten without an erased participant's recordings.
+	RelocateSample(ctx context.Context, id, blobKey string, offset, length int64) error
 	// InsertSample returns ErrConflict if the id, the digest or the external
 	// id exists.
 	InsertSample(ctx context.Context, s Sample) error
@@ -314,4 +330,64 @@ type ReleaseWriter interface {
 	// InsertAcknowledgement stores an acknowledgement; ErrConflict if the
 	// licensee acknowledged the notice before.
 	InsertAcknowledgement(ctx context.Context, a Acknowledgement) error
+}
+
+// Kinds of access token.
+const (
+	// TokenAPI is a bearer token for the HTTP API, issued by an admin.
+	TokenAPI = "api"
+	// TokenSignIn is a single-use sign-in link for a participant's pages.
+	TokenSignIn = "signin"
+	// TokenSession is the session a sign-in link was exchanged for.
+	TokenSession = "session"
+)
+
+// Token is an access token as stored. The secret itself is never stored:
+// Hash is its SHA-256, so a copy of the database grants no access.
+type Token struct {
+	ID   string
+	Hash []byte
+	Kind string
+	// Role is admin, steward, participant, licensee or auditor. Participant,
+	// Licensee and Org narrow it to one pseudonym, licensee or namespace.
+	Role        string
+	Participant string
+	Licensee    string
+	Org         string
+	IssuedBy    string
+	IssuedAt    time.Time
+	// ExpiresAt, RevokedAt and UsedAt are nil when the token never expires,
+	// is not revoked, or (for a single-use token) is not used yet.
+	ExpiresAt *time.Time
+	RevokedAt *time.Time
+	UsedAt    *time.Time
+	// EventIndex is the index of the event that logged the issue, or 0 for
+	// tokens that are not logged (sign-in links and sessions).
+	EventIndex uint64
+}
+
+// TokenReader looks access tokens up.
+type TokenReader interface {
+	// TokenByHash returns the token whose secret hashes to hash, or
+	// ErrNotFound. It returns expired, revoked and used tokens too: the
+	// caller decides.
+	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+	// Token returns the token with the given id, or ErrNotFound.
+	Token(ctx context.Context, id string) (Token, error)
+	// Tokens calls fn for every token, ordered by issue time and id.
+	Tokens(ctx context.Context, fn func(Token) error) error
+}
+
+// TokenWriter stores access tokens.
+type TokenWriter interface {
+	// InsertToken stores a token; ErrConflict if its id or hash exists.
+	InsertToken(ctx context.Context, t Token) error
+	// RevokeToken marks a token revoked at the given time. Revoking a
+	// revoked token keeps the first time. ErrNotFound if there is no token
+	// with that id.
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+	// UseToken marks a single-use token used. It returns ErrConflict if the
+	// token was used before, so of two concurrent uses only one succeeds,
+	// and ErrNotFound if there is no token with that id.
+	UseToken(ctx context.Context, id string, at time.Time) error
 }

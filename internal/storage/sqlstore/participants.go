@@ -5,18 +5,26 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/steward-rehab/steward/internal/participant"
 	"github.com/steward-rehab/steward/internal/storage"
 )
 
-const participantColumns = "pseudonym, namespace, source_id, attributes, salt, registered_at, event_idx"
+const participantColumns = "pseudonym, namespace, source_id, attributes, salt, registered_at, event_idx, erased_at"
 
 func scanParticipant(s scanner) (storage.Participant, error) {
 	var p storage.Participant
-	var attrs, registeredAt string
-	if err := s.Scan(&p.Pseudonym, &p.Namespace, &p.SourceID, &attrs, &p.Salt, &registeredAt, &p.EventIndex); err != nil {
+	var attrs, registeredAt, erasedAt string
+	if err := s.Scan(&p.Pseudonym, &p.Namespace, &p.SourceID, &attrs, &p.Salt, &registeredAt, &p.EventIndex, &erasedAt); err != nil {
 		return p, err
+	}
+	if erasedAt != "" {
+		t, err := parseTime(erasedAt)
+		if err != nil {
+			return p, err
+		}
+		p.ErasedAt = t
 	}
 	if err := json.Unmarshal([]byte(attrs), &p.Attributes); err != nil {
 		return p, fmt.Errorf("participant %s attributes: %w", p.Pseudonym, err)
@@ -118,8 +126,8 @@ func (t *tx) InsertParticipant(ctx context.Context, p storage.Participant, wrapp
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(ctx, "INSERT INTO participants ("+participantColumns+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-		p.Pseudonym, p.Namespace, p.SourceID, string(attrs), p.Salt, formatTime(p.RegisteredAt), p.EventIndex)
+	_, err = t.exec(ctx, "INSERT INTO participants ("+participantColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		p.Pseudonym, p.Namespace, p.SourceID, string(attrs), p.Salt, formatTime(p.RegisteredAt), p.EventIndex, "")
 	if err != nil {
 		return fmt.Errorf("insert participant %s: %w", p.Pseudonym, err)
 	}
@@ -140,6 +148,28 @@ func (t *tx) UpdateAttributes(ctx context.Context, pseudonym string, attrs parti
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("update participant %s: %w", pseudonym, storage.ErrNotFound)
+	}
+	return nil
+}
+
+// erasedNamespace holds erased participants; their source id becomes their
+// pseudonym, which keeps the (namespace, source id) pair unique.
+const erasedNamespace = "erased"
+
+func (t *tx) EraseParticipant(ctx context.Context, pseudonym string, at time.Time) error {
+	if _, err := t.exec(ctx, "DELETE FROM data_keys WHERE participant = ?", pseudonym); err != nil {
+		return fmt.Errorf("destroy data key of %s: %w", pseudonym, err)
+	}
+	res, err := t.exec(ctx, "UPDATE participants SET namespace = ?, source_id = ?, attributes = ?, salt = ?, erased_at = ? WHERE pseudonym = ?",
+		erasedNamespace, pseudonym, "{}", []byte{}, formatTime(at), pseudonym)
+	if err != nil {
+		return fmt.Errorf("erase participant %s: %w", pseudonym, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("erase participant %s: %w", pseudonym, storage.ErrNotFound)
+	}
+	if _, err := t.exec(ctx, "UPDATE samples SET source = ?, blob_key = ?, blob_offset = 0, blob_length = 0 WHERE participant = ?", "{}", "", pseudonym); err != nil {
+		return fmt.Errorf("erase samples of %s: %w", pseudonym, err)
 	}
 	return nil
 }

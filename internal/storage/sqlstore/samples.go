@@ -163,3 +163,31 @@ func sampleRow(s storage.Sample) ([]any, error) {
 	return []any{s.ID, s.Participant, s.Digest, s.Size, s.DurationSeconds, string(prov), external, string(source), s.BlobKey,
 		s.BlobOffset, s.BlobLength, formatTime(s.RegisteredAt), s.EventIndex, s.Provenance.Modality}, nil
 }
+
+func (t *tx) RelocateSample(ctx context.Context, id, blobKey string, offset, length int64) error {
+	res, err := t.exec(ctx, "UPDATE samples SET blob_key = ?, blob_offset = ?, blob_length = ? WHERE id = ?", blobKey, offset, length, id)
+	if err != nil {
+		return fmt.Errorf("relocate sample %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("relocate sample %s: %w", id, storage.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) SamplesInBlob(ctx context.Context, key string) ([]storage.Sample, error) {
+	rows, err := t.query(ctx, "SELECT "+sampleColumns+" FROM samples WHERE blob_key = ? ORDER BY blob_offset", key)
+	if err != nil {
+		return nil, fmt.Errorf("find samples in %s: %w", key, err)
+	}
+	defer rows.Close()
+	var out []storage.Sample
+	for rows.Next() {
+		s, err := scanSample(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConsentRecords", testConsentRecords},
 		{"Releases", testReleases},
 		{"IterationAcrossPages", testIterationAcrossPages},
+		{"Tokens", testTokens},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,137 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/steward-rehab/steward/internal/blobstore"
+	"github.com/steward-rehab/steward/internal/provenance"
+	"github.com/steward-rehab/steward/internal/release"
+	"github.com/steward-rehab/steward/internal/storage"
+)
+
+// largeVideo is a recording above the pack threshold, stored on its own.
+func largeVideo(participant string) SampleInput {
+	data := make([]byte, 3<<20)
+	rand.Read(data)
+	at := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)
+	return SampleInput{
+		Declaration: provenance.Declaration{Path: "walk.mp4", Participant: participant, Record: provenance.Record{
+			Modality: "video", Format: "mp4", SamplingRate: 30, CollectorID: "site-a", Device: provenance.Device{Model: "cam", Firmware: "1"},
+			CapturedAt: &at, Protocol: "walk", LabelSchemaVersion: "1", ConsentVersion: "v1",
+		}},
+		Open:  func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
+		Where: participant + " video",
+	}
+}
+
+func TestEraseParticipant(t *testing.T) {
+	ctx := context.Background()
+	r, clk := newTestRegistry(t)
+	// A and B share a pack of voice recordings; A also has a large video.
+	batch := &Batch{Samples: []SampleInput{
+		voiceSample("A", wavBytes(16000, 4000, 1), 16000),
+		voiceSample("B", wavBytes(16000, 4000, 2), 16000),
+		largeVideo("A"),
+	}}
+	reg, err := r.Register(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"A", "B"} {
+		if _, err := r.Grant(ctx, p, GrantInput{Document: "v1", Tiers: []string{"research"}, Modalities: []string{"voice", "video"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.advance(time.Hour)
+	bundle := filepath.Join(t.TempDir(), "before")
+	rel, err := r.BuildRelease(ctx, ReleaseSpec{Purpose: "research", Out: bundle, WithData: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := r.VerifyLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Remember where A's recordings were.
+	var aLocations []storage.Sample
+	r.Store().View(ctx, func(tx storage.ReadTx) error {
+		return tx.Samples(ctx, storage.SampleFilter{Participant: reg.Samples[0].Participant}, func(s storage.Sample) error {
+			aLocations = append(aLocations, s)
+			return nil
+		})
+	})
+
+	clk.advance(time.Hour)
+	rep, err := r.Erase(ctx, "A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Samples != 2 || len(rep.Notices) != 1 || rep.Notices[0].Reason != NoticeErased || len(rep.Notices[0].Samples) != 2 || rep.PacksRewritten != 1 {
+		t.Fatalf("erasure report %+v", rep)
+	}
+
+	// Nothing of A can be read back: the objects are gone and so is the key.
+	for _, s := range aLocations {
+		if _, err := r.Blobs().Open(ctx, s.BlobKey); !errors.Is(err, blobstore.ErrNotFound) {
+			t.Errorf("recording of erased sample %s still at %s: %v", s.ID, s.BlobKey, err)
+		}
+	}
+	err = r.Store().View(ctx, func(tx storage.ReadTx) error {
+		if _, err := tx.DataKey(ctx, rep.Participant); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("data key after erasure: %v", err)
+		}
+		p, err := tx.Participant(ctx, rep.Participant)
+		if err != nil {
+			return err
+		}
+		if p.ErasedAt.IsZero() || p.SourceID != rep.Participant || p.Attributes.AgeYears != nil {
+			t.Errorf("participant after erasure: %+v", p)
+		}
+		found, err := tx.ParticipantsBySource(ctx, "", "A")
+		if err != nil || len(found) != 0 {
+			t.Errorf("source id A still resolves: %v %v", found, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// B's recording moved to a new pack and still reads back.
+	after, err := r.VerifyLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.VerifyContent(ctx, after); err != nil || len(after.Problems) > 0 {
+		t.Fatalf("content after erasure: %v %v", err, after.Problems)
+	}
+	// Every checkpoint signed before the erasure still verifies, and so does
+	// the bundle built before it.
+	if after.Checkpoints <= before.Checkpoints {
+		t.Fatalf("checkpoints %d after, %d before", after.Checkpoints, before.Checkpoints)
+	}
+	if _, err := release.Verify(bundle, r.VerifierKey()); err != nil {
+		t.Fatalf("bundle built before the erasure: %v", err)
+	}
+	_, notices, err := r.ReleaseStatus(ctx, rel.Release.ID)
+	if err != nil || len(notices) != 1 {
+		t.Fatalf("notices of the release: %v %v", notices, err)
+	}
+
+	// A second erasure and an export with data are refused clearly.
+	if _, err := r.Erase(ctx, rep.Participant); err == nil || !strings.Contains(err.Error(), "was erased") {
+		t.Errorf("second erasure: %v", err)
+	}
+	if err := r.ExportRelease(ctx, rel.Release.ID, filepath.Join(t.TempDir(), "again"), true); err == nil || !strings.Contains(err.Error(), "erased") {
+		t.Errorf("export with data after erasure: %v", err)
+	}
+}
