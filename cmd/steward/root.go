@@ -53,6 +53,7 @@ The registry lives in $STEWARD_DIR (default ./steward-data).`,
 		newBackupCommand(g), newRestoreCommand(g),
 		newDemoCommand(),
 		newPurposesCommand(),
+		newEraseCommand(g),
 	)
 	return root
 }
