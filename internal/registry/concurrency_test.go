@@ -526,3 +526,52 @@ func verifyLogAndContent(t *testing.T, r *Registry) {
 		t.Fatalf("content verification: %v", rep.Problems)
 	}
 }
+
+// TestConcurrentSameBatch registers one batch from several goroutines at
+// once, as clients do that retry after a time-out. Every call must succeed
+// and report the same sample at the same index, and each recording must be
+// stored once.
+func TestConcurrentSameBatch(t *testing.T) {
+	for _, e := range testEngines() {
+		t.Run(e.name, func(t *testing.T) {
+			dir, r := initRegistry(t, e.database(t))
+			ctx := context.Background()
+			spec := writerSpec{Dir: dir, Name: "same", Clients: 1, Batches: 1, BatchSize: 30}
+			const callers = 4
+			reports := make([]*RegisterReport, callers)
+			errs := make([]error, callers)
+			var wg sync.WaitGroup
+			for i := range callers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					reports[i], errs[i] = r.Register(ctx, writerBatch(spec, 0, 0))
+				}()
+			}
+			wg.Wait()
+
+			fresh := 0
+			for i, rep := range reports {
+				if errs[i] != nil {
+					t.Fatalf("caller %d: %v", i, errs[i])
+				}
+				for j, s := range rep.Samples {
+					first := reports[0].Samples[j]
+					if s.Sample != first.Sample || s.EventIndex != first.EventIndex {
+						t.Errorf("caller %d got sample %s at index %d, caller 0 got %s at %d", i, s.Sample, s.EventIndex, first.Sample, first.EventIndex)
+					}
+					if !s.Duplicate {
+						fresh++
+					}
+				}
+			}
+			if fresh != spec.BatchSize {
+				t.Errorf("%d samples reported as newly registered, want %d", fresh, spec.BatchSize)
+			}
+			if counts := samplesPerBatch(t, r); counts[batchName("same", 0, 0)] != spec.BatchSize {
+				t.Errorf("%d samples stored, want %d", counts[batchName("same", 0, 0)], spec.BatchSize)
+			}
+			verifyLogAndContent(t, r)
+		})
+	}
+}

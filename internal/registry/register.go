@@ -121,15 +121,21 @@ type plannedSample struct {
 // is read, hashed, checked and stored before anything is logged. Any problem
 // rejects the whole batch and leaves the registry unchanged.
 func (r *Registry) Register(ctx context.Context, b *Batch) (*RegisterReport, error) {
-	rep, err := r.register(ctx, b)
-	if errors.Is(err, storage.ErrConflict) {
-		// Another writer created one of the batch's participants meanwhile.
-		// Running again picks the participant and its key up.
-		r.log.Info("registration raced with another writer, retrying", "error", err)
-		rep, err = r.register(ctx, b)
+	for attempt := 1; ; attempt++ {
+		rep, err := r.register(ctx, b)
+		if !errors.Is(err, storage.ErrConflict) || attempt == maxRegisterAttempts {
+			return rep, err
+		}
+		// Another writer registered one of the batch's participants or
+		// recordings meanwhile. Running again picks the participant and its
+		// key up, and reports the recording as a duplicate.
+		r.log.Info("registration raced with another writer, retrying", "attempt", attempt, "error", err)
 	}
-	return rep, err
 }
+
+// maxRegisterAttempts bounds how often Register runs a batch that collides
+// with other writers' registrations.
+const maxRegisterAttempts = 4
 
 func (r *Registry) register(ctx context.Context, b *Batch) (*RegisterReport, error) {
 	var problems []Problem
@@ -245,25 +251,22 @@ func (r *Registry) commitBatch(ctx context.Context, w *writer, people map[[2]str
 		}
 	}
 
-	// Look every digest up at once: a sample registered before, or by
-	// another writer since staging, is reported as a duplicate.
-	digests := make([]string, len(plans))
-	for i, p := range plans {
-		digests[i] = p.staged.Digest
-	}
-	existing, err := w.tx.SamplesByDigest(ctx, digests)
-	if err != nil {
-		return err
-	}
+	// A recording that another writer registered since staging makes the
+	// insert fail with ErrConflict, on its unique digest, and Register runs
+	// the batch again. Checking for it here instead would cost a query
+	// while holding the log lock, for a rare case.
+	inBatch := map[string]Registered{}
 	var fresh []storage.Sample
 	for _, p := range plans {
-		reg, s, err := r.commitSample(w, p, existing)
+		reg, s, err := r.commitSample(w, p, inBatch)
 		if err != nil {
 			return err
 		}
 		if s != nil {
 			fresh = append(fresh, *s)
-			existing[s.Digest] = *s
+		}
+		if _, ok := inBatch[reg.Digest]; !ok {
+			inBatch[reg.Digest] = reg
 		}
 		rep.Samples = append(rep.Samples, reg)
 	}
@@ -338,20 +341,19 @@ func (r *Registry) prepareSamples(plans []*plannedSample) error {
 }
 
 // commitSample logs one sample's prepared event and returns its row to
-// insert, or nil when existing (the samples stored, and those of this batch
-// so far) already has its content.
-func (r *Registry) commitSample(w *writer, p *plannedSample, existing map[string]storage.Sample) (Registered, *storage.Sample, error) {
+// insert. It returns no row for a duplicate: of a recording registered
+// before staging, or of one earlier in the batch (inBatch, by digest).
+func (r *Registry) commitSample(w *writer, p *plannedSample, inBatch map[string]Registered) (Registered, *storage.Sample, error) {
 	reg := Registered{Where: p.in.Where, Participant: p.who.p.Pseudonym, Digest: p.staged.Digest}
-	if found, ok := existing[p.staged.Digest]; ok {
-		if found.Participant != p.who.p.Pseudonym {
-			return reg, nil, fmt.Errorf("%s: content %s was registered meanwhile as sample %s of another participant", p.in.Where, found.Digest, found.ID)
-		}
-		reg.Sample, reg.EventIndex, reg.Duplicate = found.ID, found.EventIndex, true
+	if first, ok := inBatch[p.staged.Digest]; ok {
+		reg.Sample, reg.EventIndex, reg.Duplicate = first.Sample, first.EventIndex, true
 		return reg, nil, nil
 	}
-	if p.row == nil {
-		// Staging found the content registered, and now it is gone.
-		return reg, nil, fmt.Errorf("%s: content %s was removed from the registry during registration; register it again", p.in.Where, p.staged.Digest)
+	if p.duplicate != nil {
+		// NOTE: staging read the duplicate's index from an earlier snapshot,
+		// which is right as long as samples are never deleted.
+		reg.Sample, reg.EventIndex, reg.Duplicate = p.duplicate.ID, p.duplicate.EventIndex, true
+		return reg, nil, nil
 	}
 
 	idx, err := w.appendEncoded(p.entry)
