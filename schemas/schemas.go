@@ -8,3 +8,9 @@ import _ "embed"
 //
 //go:embed sample.schema.json
 var Sample []byte
+
+// CompensationPolicy is the JSON Schema of a compensation policy, the file
+// `steward policy add` reads.
+//
+//go:embed compensation-policy.schema.json
+var CompensationPolicy []byte
