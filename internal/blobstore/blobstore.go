@@ -112,21 +112,37 @@ type Writer struct {
 	cancel context.CancelFunc
 	key    string
 	s      *Store
+	// direct writes a folder store's file with direct I/O; nil otherwise.
+	direct *directFile
 }
 
 // NewWriter starts writing the object at key.
 func (s *Store) NewWriter(ctx context.Context, key string) (*Writer, error) {
 	wctx, cancel := context.WithCancel(ctx)
-	w, err := s.bucket.NewWriter(wctx, key, &blob.WriterOptions{ContentType: "application/octet-stream"})
+	opts := &blob.WriterOptions{ContentType: "application/octet-stream"}
+	var file *os.File
+	if s.dir != "" {
+		opts.BeforeWrite = func(as func(any) bool) error {
+			as(&file)
+			return nil
+		}
+	}
+	w, err := s.bucket.NewWriter(wctx, key, opts)
 	if err != nil {
 		cancel()
 		return nil, s.wrap(err, "start writing", key)
 	}
-	return &Writer{w: w, cancel: cancel, key: key, s: s}, nil
+	return &Writer{w: w, cancel: cancel, key: key, s: s, direct: newDirectFile(file)}, nil
 }
 
 func (w *Writer) Write(p []byte) (int, error) {
-	n, err := w.w.Write(p)
+	var n int
+	var err error
+	if w.direct != nil {
+		n, err = w.direct.write(w.w, p)
+	} else {
+		n, err = w.w.Write(p)
+	}
 	if err != nil {
 		return n, w.s.wrap(err, "write", w.key)
 	}
@@ -136,6 +152,13 @@ func (w *Writer) Write(p []byte) (int, error) {
 // Close finishes the write and makes the object visible.
 func (w *Writer) Close() error {
 	defer w.cancel()
+	if w.direct != nil {
+		if err := w.direct.finish(w.w); err != nil {
+			w.cancel()
+			_ = w.w.Close()
+			return w.s.wrap(err, "finish writing", w.key)
+		}
+	}
 	if err := w.w.Close(); err != nil {
 		return w.s.wrap(err, "finish writing", w.key)
 	}

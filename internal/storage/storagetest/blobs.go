@@ -23,6 +23,7 @@ func RunBlobs(t *testing.T, open BlobOpener) {
 		fn   func(*testing.T, *blobstore.Store)
 	}{
 		{"WriteThenRead", testBlobWriteRead},
+		{"SizesAroundBlocks", testBlobSizes},
 		{"AbortLeavesNothing", testBlobAbort},
 		{"Missing", testBlobMissing},
 		{"MoveReplaces", testBlobMove},
@@ -231,4 +232,34 @@ func writeAndMove(ctx context.Context, s *blobstore.Store, i int) error {
 		return err
 	}
 	return s.Move(ctx, fmt.Sprintf("final/%d", i), fmt.Sprintf("staging/%d", i))
+}
+
+// testBlobSizes writes objects whose sizes fall on and around the block
+// and buffer sizes engines use, in uneven pieces, and reads them back.
+func testBlobSizes(t *testing.T, s *blobstore.Store) {
+	ctx := context.Background()
+	for _, size := range []int{0, 1, 4095, 4096, 4097, 1 << 20, 1<<20 + 1, 3<<20 + 777} {
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte(i*7 + size)
+		}
+		key := fmt.Sprintf("sizes/%d", size)
+		w, err := s.NewWriter(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rest := data; len(rest) > 0; {
+			n := min(len(rest), 100_003)
+			if _, err := w.Write(rest[:n]); err != nil {
+				t.Fatal(err)
+			}
+			rest = rest[n:]
+		}
+		if err := w.Close(); err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		if got := read(t, s, key); !bytes.Equal(got, data) {
+			t.Fatalf("size %d: read back %d bytes that differ", size, len(got))
+		}
+	}
 }
