@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/steward-rehab/steward/internal/consent"
 	"github.com/steward-rehab/steward/internal/importer"
 	"github.com/steward-rehab/steward/internal/registry"
 	"github.com/steward-rehab/steward/internal/release"
@@ -51,10 +52,11 @@ you can look at it or run other steward commands with --dir.`,
 
 // demo carries the state of one demo run.
 type demo struct {
-	out  io.Writer
-	dir  string
-	reg  *registry.Registry
-	step int
+	out   io.Writer
+	dir   string
+	reg   *registry.Registry
+	step  int
+	first *registry.ReleaseResult
 }
 
 func (d *demo) section(format string, args ...any) {
@@ -69,8 +71,8 @@ func runDemo(ctx context.Context, out io.Writer, dir string) error {
 	fmt.Fprintf(out, "Steward demo in %s\n", dir)
 	steps := []func(context.Context) error{
 		d.initRegistry, d.generate, d.ingest, d.ingestAgain, d.rejectBadManifest,
-		d.recordConsent, d.firstRelease, d.withdraw, d.secondRelease, d.verifyBundles,
-		d.tamper, d.verifyLog,
+		d.recordConsent, d.majorRevision, d.firstRelease, d.withdraw, d.status, d.secondRelease,
+		d.verifyBundles, d.tamper, d.erase, d.verifyLog,
 	}
 	defer func() {
 		if d.reg != nil {
@@ -260,23 +262,65 @@ func (d *demo) recordConsent(ctx context.Context) error {
 
 func (d *demo) buildRelease(ctx context.Context, name string) (*registry.ReleaseResult, error) {
 	res, err := d.reg.BuildRelease(ctx, registry.ReleaseSpec{
-		Purpose: "commercial", Modalities: []string{"pressure", "sensor"}, Out: filepath.Join(d.dir, name), WithData: true,
+		Purpose: "commercial", Modalities: []string{"pressure", "sensor"}, Licensee: "acme-gait", Out: filepath.Join(d.dir, name), WithData: true,
 	})
 	if err != nil {
 		return nil, err
 	}
 	sel := res.Trailer.Selection
-	d.say("release %s: %d of %d samples, bundle in %s", res.Release.ID, res.Release.SampleCount, sel.Considered, name)
+	d.say("release %s version %s for acme-gait: %d of %d samples, bundle in %s", res.Release.ID, res.Release.Version,
+		res.Release.SampleCount, sel.Considered, name)
+	if res.Release.Replaces != "" {
+		d.say("replaces %s", res.Release.Replaces)
+	}
 	for _, reason := range sortedKeys(sel.Excluded) {
 		d.say("left out %d: %s", sel.Excluded[reason], reason)
 	}
 	return res, nil
 }
 
+func (d *demo) majorRevision(ctx context.Context) error {
+	d.section("steward consent document add v2.yaml: a major revision adds licensing to third parties")
+	v2 := consent.DefaultDocument()
+	v2.Version, v2.Revision, v2.Supersedes = "v2", consent.RevisionMajor, "v1"
+	v2.ChangedPurposes, v2.ThirdPartyTransfer = []string{"commercial.third-party"}, true
+	v2.Summary += "\nNew in v2: companies may license your recordings to other companies."
+	idx, err := d.reg.AddDocument(ctx, v2)
+	if err != nil {
+		return err
+	}
+	d.say("v2 registered at log index %d; everyone signed v1 only", idx)
+	res, err := d.reg.BuildRelease(ctx, registry.ReleaseSpec{Purpose: "commercial.third-party", Out: filepath.Join(d.dir, "release-third-party")})
+	if err != nil {
+		return err
+	}
+	d.say("a release for commercial.third-party takes %d of %d samples: %d left out because %q",
+		res.Release.SampleCount, res.Trailer.Selection.Considered, res.Trailer.Selection.Excluded[consent.ReasonNewDocument], consent.ReasonNewDocument)
+	return nil
+}
+
 func (d *demo) firstRelease(ctx context.Context) error {
-	d.section("steward release build --purpose commercial --modality pressure,sensor --with-data")
-	_, err := d.buildRelease(ctx, "release-1")
+	d.section("steward release build --purpose commercial --modality pressure,sensor --licensee acme-gait --with-data")
+	res, err := d.buildRelease(ctx, "release-1")
+	d.first = res
 	return err
+}
+
+func (d *demo) status(ctx context.Context) error {
+	d.section("steward release status release-1: the licensee learns what was revoked since")
+	_, notices, err := d.reg.ReleaseStatus(ctx, d.first.Release.ID)
+	if err != nil {
+		return err
+	}
+	for _, n := range notices {
+		d.say("notice %s: %s, %s samples %s", n.ID, n.Reason, n.Action, strings.Join(n.Samples, ", "))
+		ack, err := d.reg.Acknowledge(ctx, n.ID, "acme-gait")
+		if err != nil {
+			return err
+		}
+		d.say("acme-gait acknowledged it at log index %d", ack.EventIndex)
+	}
+	return nil
 }
 
 func (d *demo) withdraw(ctx context.Context) error {
@@ -290,7 +334,7 @@ func (d *demo) withdraw(ctx context.Context) error {
 }
 
 func (d *demo) secondRelease(ctx context.Context) error {
-	d.section("build the same release again: P002's samples are left out")
+	d.section("build the same release again: a new major version without P002's samples")
 	_, err := d.buildRelease(ctx, "release-2")
 	return err
 }
@@ -338,6 +382,21 @@ func (d *demo) tamper(ctx context.Context) error {
 	for _, line := range strings.Split(err.Error(), "\n")[1:] {
 		d.say("verify failed as it must: %s", strings.TrimSpace(line))
 	}
+	return nil
+}
+
+func (d *demo) erase(ctx context.Context) error {
+	d.section("steward erase P003 --yes: a participant asks to be forgotten")
+	rep, err := d.reg.Erase(ctx, "P003")
+	if err != nil {
+		return err
+	}
+	d.say("%d recordings destroyed, data key gone, %d packs rewritten, %d releases told to delete", rep.Samples, rep.PacksRewritten, len(rep.Notices))
+	vrep, err := release.Verify(filepath.Join(d.dir, "release-1"), d.reg.VerifierKey())
+	if err != nil {
+		return err
+	}
+	d.say("release-1, built before the erasure, still verifies: %d samples, checkpoint %d", vrep.Samples, vrep.CheckpointSize)
 	return nil
 }
 
