@@ -184,6 +184,8 @@ type Transfer struct {
 	Release string `json:"release,omitempty"`
 	Revenue string `json:"revenue,omitempty"`
 	Batch   string `json:"batch,omitempty"`
+	// Returns is the payout transfer that a payout return reverses.
+	Returns string `json:"returns,omitempty"`
 	// Policy is the compensation policy that set the amount, as id@version.
 	Policy string `json:"policy,omitempty"`
 	// Detail breaks the amount down into its parts.

@@ -65,6 +65,9 @@ type ReadTx interface {
 	ConsentReader
 	ReleaseReader
 	TokenReader
+	LedgerReader
+	CompensationReader
+	PayoutReader
 }
 
 // Tx reads and writes within one transaction.
@@ -76,6 +79,9 @@ type Tx interface {
 	ConsentWriter
 	ReleaseWriter
 	TokenWriter
+	LedgerWriter
+	CompensationWriter
+	PayoutWriter
 }
 
 // LogReader reads the Merkle log.

@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 		{"IterationAcrossPages", testIterationAcrossPages},
 		{"Tokens", testTokens},
 	}
+	tests = append(tests, ledgerTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
