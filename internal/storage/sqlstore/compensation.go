@@ -185,4 +185,3 @@ func (t *tx) InsertRevenue(ctx context.Context, r storage.Revenue) error {
 	}
 	return nil
 }
-

@@ -212,8 +212,16 @@ func testLedgerResolutions(t *testing.T, s storage.Store) {
 		{"second resolution", resolve("post", ledger.PhasePost, hold.ID, 40), storage.ErrConflict},
 		{"unknown pending", resolve("ghost", ledger.PhasePost, "t-nothing", 40), storage.ErrNotFound},
 		{"other amount", resolve("short", ledger.PhasePost, hold.ID, 39), storage.ErrNotFound},
-		{"repeated key", func() ledger.Transfer { tr := Transfer("again", ledger.PhasePosted, ledger.Clinic, p, 1); tr.Key = hold.Key; return tr }(), storage.ErrConflict},
-		{"repeated id", func() ledger.Transfer { tr := Transfer("again2", ledger.PhasePosted, ledger.Clinic, p, 1); tr.ID = hold.ID; return tr }(), storage.ErrConflict},
+		{"repeated key", func() ledger.Transfer {
+			tr := Transfer("again", ledger.PhasePosted, ledger.Clinic, p, 1)
+			tr.Key = hold.Key
+			return tr
+		}(), storage.ErrConflict},
+		{"repeated id", func() ledger.Transfer {
+			tr := Transfer("again2", ledger.PhasePosted, ledger.Clinic, p, 1)
+			tr.ID = hold.ID
+			return tr
+		}(), storage.ErrConflict},
 	}
 	for _, c := range cases {
 		if err := insertTransfers(ctx, s, c.tr); !errors.Is(err, c.want) {
