@@ -18,11 +18,7 @@ import (
 	"github.com/steward-rehab/steward/internal/synth"
 )
 
-// harness is a registry served on 127.0.0.1 with one token per role and
-// a small fixture: organisation site-a with participants P001 and P002,
-// site-b with P101, each with three generated recordings and consent to
-// commercial use of every modality; a release for licensee acme and one
-// for globex.
+// harness is a registry served on 127.0.0.1 with tokens by role.
 type harness struct {
 	t      *testing.T
 	reg    *registry.Registry
@@ -38,11 +34,11 @@ type harness struct {
 	seen map[*route]map[int]bool
 }
 
-func newHarness(t *testing.T) *harness {
+// newBareHarness serves a new, empty registry on 127.0.0.1 with an admin
+// token.
+func newBareHarness(t *testing.T) *harness {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	reg, err := registry.Init(ctx, filepath.Join(dir, "registry"), registry.InitOptions{Origin: "steward.test/server"})
+	reg, err := registry.Init(context.Background(), filepath.Join(t.TempDir(), "registry"), registry.InitOptions{Origin: "steward.test/server"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,8 +57,20 @@ func newHarness(t *testing.T) *harness {
 	h.ts = httptest.NewServer(srv.Handler())
 	t.Cleanup(h.ts.Close)
 	srv.cfg.BaseURL = h.ts.URL
-
 	h.tokens[registry.RoleAdmin] = h.issue(registry.TokenSpec{Role: registry.RoleAdmin})
+	return h
+}
+
+// newHarness serves the fixture: organisation site-a with participants
+// P001 and P002, site-b with P101, each with three generated recordings
+// and consent to research and commercial use of voice, sensor and
+// pressure data; a commercial release for licensee acme and one for
+// globex; and one token per role.
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	ctx := context.Background()
+	h := newBareHarness(t)
+	dir := t.TempDir()
 	admin := h.client(registry.RoleAdmin)
 	for _, org := range []struct {
 		name   string
@@ -73,7 +81,7 @@ func newHarness(t *testing.T) *harness {
 			t.Fatalf("ingest %s: %v", org.name, err)
 		}
 		for _, source := range org.people {
-			p, _, _, err := reg.ConsentHistory(ctx, source)
+			p, _, _, err := h.reg.ConsentHistory(ctx, source)
 			if err != nil {
 				t.Fatal(err)
 			}

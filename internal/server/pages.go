@@ -205,6 +205,15 @@ var (
 	}
 )
 
+// noticeReasons says why a notice was sent, completing "because ...".
+var noticeReasons = map[string]string{
+	registry.NoticeWithdrawn:   "you withdrew your consent",
+	registry.NoticeNarrowed:    "you took back part of your consent",
+	registry.NoticeExpired:     "your consent expired",
+	registry.NoticeInvalidated: "a consent record was declared void",
+	registry.NoticeErased:      "your data was erased",
+}
+
 type sampleRow struct{ ID, Kind, Protocol, Captured, Collector, Length, Device string }
 
 type releaseRow struct {
@@ -243,8 +252,8 @@ func (s *Server) pageData(w http.ResponseWriter, r *http.Request, p principal) e
 		row := releaseRow{ID: use.Release.ID, Licensee: use.Release.Licensee, Purpose: purposeText(use.Release.Purpose),
 			Built: use.Release.BuiltAt.Format("2 January 2006"), Count: len(use.Samples)}
 		for _, n := range use.Notices {
-			row.Notices = append(row.Notices, fmt.Sprintf("On %s they were told to %s %d of your recordings (%s).",
-				n.IssuedAt.Format("2 January 2006"), strings.ReplaceAll(n.Action, "-", " "), len(n.Samples), n.Reason))
+			row.Notices = append(row.Notices, fmt.Sprintf("On %s, because %s, they were told to %s %d of your recordings.",
+				n.IssuedAt.Format("2 January 2006"), noticeReasons[n.Reason], strings.ReplaceAll(n.Action, "-", " "), len(n.Samples)))
 		}
 		releases = append(releases, row)
 	}

@@ -1,0 +1,197 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/steward-rehab/steward/internal/registry"
+)
+
+// browserless is an HTTP client with a cookie jar that does not follow
+// redirects, to check each step of the sign-in.
+func browserless(t *testing.T) *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp, string(raw)
+}
+
+func post(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp, string(raw)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// signIn follows a sign-in link as a browser would and returns the CSRF
+// token of the signed-in pages.
+func signIn(t *testing.T, h *harness, c *http.Client, link string) string {
+	t.Helper()
+	resp, page := get(t, c, link)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET sign-in link: %d", resp.StatusCode)
+	}
+	token := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(page)
+	csrf := csrfField.FindStringSubmatch(page)
+	if token == nil || csrf == nil {
+		t.Fatalf("sign-in page lacks the token or CSRF field:\n%s", page)
+	}
+	resp, _ = post(t, c, h.ts.URL+"/signin", url.Values{"token": {token[1]}, "csrf": {csrf[1]}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/me" {
+		t.Fatalf("POST /signin: %d to %q, want 303 to /me", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	_, page = get(t, c, h.ts.URL+"/me")
+	csrf = csrfField.FindStringSubmatch(page)
+	if csrf == nil {
+		t.Fatalf("signed-in page lacks a CSRF field:\n%s", page)
+	}
+	return csrf[1]
+}
+
+func (h *harness) signInLink(role, ref string) string {
+	h.t.Helper()
+	link, err := h.client(role).IssueSignInLink(context.Background(), ref, "")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return link.URL
+}
+
+func TestSignInLinkWorksOnce(t *testing.T) {
+	h := newHarness(t)
+	link := h.signInLink(registry.RoleSteward, "P001")
+
+	// Fetching the link does not use it; pressing the button does.
+	c := browserless(t)
+	get(t, c, link)
+	get(t, c, link)
+	signIn(t, h, c, link)
+
+	var session *http.Cookie
+	u, _ := url.Parse(h.ts.URL)
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == sessionCookie {
+			session = ck
+		}
+	}
+	if session == nil {
+		t.Fatal("no session cookie after sign-in")
+	}
+
+	again := browserless(t)
+	resp, page := get(t, again, link)
+	csrf := csrfField.FindStringSubmatch(page)
+	token := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(page)
+	resp, page = post(t, again, h.ts.URL+"/signin", url.Values{"token": {token[1]}, "csrf": {csrf[1]}})
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(page, "already used or has expired") {
+		t.Errorf("second use of a sign-in link: %d\n%s", resp.StatusCode, page)
+	}
+}
+
+func TestSessionCookieFlags(t *testing.T) {
+	h := newHarness(t)
+	c := browserless(t)
+	resp, page := get(t, c, h.signInLink(registry.RoleAdmin, "P001"))
+	token := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(page)
+	csrf := csrfField.FindStringSubmatch(page)
+	resp, _ = post(t, c, h.ts.URL+"/signin", url.Values{"token": {token[1]}, "csrf": {csrf[1]}})
+	var header string
+	for _, v := range resp.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(v, sessionCookie+"=") && !strings.Contains(v, "Max-Age=0") {
+			header = v
+		}
+	}
+	for _, flag := range []string{"HttpOnly", "SameSite=Strict", "Path=/"} {
+		if !strings.Contains(header, flag) {
+			t.Errorf("session cookie %q lacks %s", header, flag)
+		}
+	}
+	if strings.Contains(header, "Secure") {
+		t.Errorf("session cookie %q is Secure on plain HTTP, so a browser would not send it back", header)
+	}
+}
+
+func TestPageFormsNeedCSRF(t *testing.T) {
+	h := newHarness(t)
+	c := browserless(t)
+	csrf := signIn(t, h, c, h.signInLink(registry.RoleAdmin, "P001"))
+	before := h.logSize()
+
+	for _, form := range []struct {
+		path   string
+		values url.Values
+	}{
+		{"/me/consent", url.Values{"allow": {"research:voice"}}},
+		{"/me/erasure", url.Values{"confirm": {"yes"}}},
+		{"/signout", url.Values{}},
+	} {
+		for _, bad := range []string{"", "forged"} {
+			form.values.Set("csrf", bad)
+			resp, page := post(t, c, h.ts.URL+form.path, form.values)
+			if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "did not come from this site") {
+				t.Errorf("POST %s with CSRF %q: %d", form.path, bad, resp.StatusCode)
+			}
+		}
+	}
+	if after := h.logSize(); after != before {
+		t.Errorf("forged forms changed the log from %d to %d entries", before, after)
+	}
+
+	// The real token works: saving unchanged choices records nothing.
+	_, page := get(t, c, h.ts.URL+"/me/consent")
+	values := url.Values{"csrf": {csrf}}
+	for _, m := range regexp.MustCompile(`value="([a-z]+:[a-z]+)"[^>]*checked`).FindAllStringSubmatch(page, -1) {
+		values.Add("allow", m[1])
+	}
+	resp, _ := post(t, c, h.ts.URL+"/me/consent", values)
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "done=unchanged") {
+		t.Errorf("POST unchanged consent: %d to %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func TestPagesWithoutSessionRedirect(t *testing.T) {
+	h := newHarness(t)
+	c := browserless(t)
+	for _, path := range []string{"/me", "/me/consent", "/me/payments", "/me/copy", "/me/erasure"} {
+		resp, _ := get(t, c, h.ts.URL+path)
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+			t.Errorf("GET %s without a session: %d to %q, want 303 to /", path, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	// A bearer token is no session: the pages take only the cookie.
+	req, _ := http.NewRequest("GET", h.ts.URL+"/me", nil)
+	req.Header.Set("Authorization", "Bearer "+h.tokens[registry.RoleParticipant])
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("GET /me with a bearer token: %d, want 303", resp.StatusCode)
+	}
+	h.checkStatusesDocumented()
+}
