@@ -3,7 +3,7 @@ package content
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/hex"
 
 	"github.com/steward-rehab/steward/internal/blobstore"
@@ -21,8 +21,9 @@ const MaxPackSize = 64 << 20
 // creating a file or uploading an object costs far more than writing a few
 // kilobytes. Each recording in a pack is encrypted on its own, to its own
 // participant's key, so erasing a participant by destroying their key leaves
-// the other recordings of the pack readable. A pack is named by the SHA-256
-// of its bytes.
+// the other recordings of the pack readable. A pack is named by 128 random
+// bits: its bytes differ on every write anyway, since each encryption uses a
+// new file key, so naming it by their digest would only cost a second hash.
 type Pack struct {
 	buf     bytes.Buffer
 	pending []*Location
@@ -68,16 +69,17 @@ type Sealed struct {
 	data []byte
 }
 
-// Seal names the pack by its digest and fills in the key of every location
-// added. The pack starts over empty.
+// Seal names the pack and fills in the key of every location added. The
+// pack starts over empty.
 func (p *Pack) Seal() *Sealed {
 	if len(p.pending) == 0 {
 		return nil
 	}
 	// The sealed pack takes the buffer over, and the pack starts a new one.
 	data := p.buf.Bytes()
-	sum := sha256.Sum256(data)
-	key := PackPrefix + hex.EncodeToString(sum[:])
+	var name [16]byte
+	rand.Read(name[:])
+	key := PackPrefix + hex.EncodeToString(name[:])
 	for _, loc := range p.pending {
 		loc.Key = key
 	}
