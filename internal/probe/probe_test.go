@@ -243,3 +243,30 @@ func BenchmarkTabularIMU(b *testing.B) {
 		}
 	}
 }
+
+// TestPlainCellsMatchCells checks the fast path of the tabular probe
+// against the general one: on every line the fast path accepts, both must
+// count the same cells and return the same first cell.
+func TestPlainCellsMatchCells(t *testing.T) {
+	lines := []string{
+		"0.01\t1\t-2.5", "1.\t.5\t-.5", "+3\t4", "1", "1\t\t2", "1\t2\t", " 1\t2", "1\t2 ", "1e5\t2", "nan\t1", "-\t1", ".\t1",
+		"1-2\t3", "+-1\t2", "1..2\t3", "0.0000\t0.0100\t1.0000\t0.3000", "12\t\u00a013",
+	}
+	for _, line := range lines {
+		fast := &tabular{sep: '\t', header: true}
+		n, first, ok := fast.plainCells([]byte(line))
+		if !ok {
+			continue
+		}
+		general := &tabular{sep: '\t', header: true}
+		wantN, wantFirst, wantOK := general.cells([]byte(line))
+		if !wantOK || n != wantN || string(first) != string(wantFirst) {
+			t.Errorf("line %q: fast path gives %d cells from %q, general path %d from %q (ok %v, err %v)", line, n, first, wantN, wantFirst, wantOK, general.err)
+		}
+	}
+	for _, line := range []string{"0.01\t1\t-2.5", "+3\t4", "1"} {
+		if _, _, ok := (&tabular{sep: '\t', header: true}).plainCells([]byte(line)); !ok {
+			t.Errorf("fast path declined the plain line %q", line)
+		}
+	}
+}
