@@ -52,6 +52,13 @@ func newGrantCommand(g *globals) *cobra.Command {
 				}
 				in.Until = &u
 			}
+			c, err := g.remote()
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				return remoteGrant(cmd, c, args[0], in)
+			}
 			r, err := g.open(cmd)
 			if err != nil {
 				return err
@@ -95,6 +102,13 @@ built from now on leave the participant's samples out.`,
   steward consent withdraw GaPt03 --tiers commercial --modalities pressure`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.remote()
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				return remoteWithdraw(cmd, c, args[0], in)
+			}
 			r, err := g.open(cmd)
 			if err != nil {
 				return err
@@ -127,6 +141,13 @@ func newShowConsentCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			c, err := g.remote()
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				return remoteShowConsent(cmd, c, args[0], when)
+			}
 			r, err := g.open(cmd)
 			if err != nil {
 				return err
@@ -147,6 +168,19 @@ func newShowConsentCommand(g *globals) *cobra.Command {
 }
 
 func printConsent(cmd *cobra.Command, pseudonym string, records []consent.Record, lib consent.Library, at time.Time) {
+	printRecords(cmd, pseudonym, records)
+	printf(cmd, "decisions at %s:\n", at.Format(time.RFC3339))
+	for _, p := range consent.Purposes() {
+		var cells []string
+		for _, m := range []string{"video", "voice", "sensor", "pressure"} {
+			cells = append(cells, fmt.Sprintf("%s=%s", m, consent.Decide(records, lib, p.Code, m, at).Decision))
+		}
+		printf(cmd, "  %-24s %s\n", p.Code, strings.Join(cells, " "))
+	}
+}
+
+// printRecords prints a participant's consent history, one record a line.
+func printRecords(cmd *cobra.Command, pseudonym string, records []consent.Record) {
 	printf(cmd, "participant %s: %d consent records\n", pseudonym, len(records))
 	for _, rec := range records {
 		what := rec.Action
@@ -170,14 +204,6 @@ func printConsent(cmd *cobra.Command, pseudonym string, records []consent.Record
 		}
 		printf(cmd, "  #%d %s %s:%s tiers %s, modalities %s, %s, signed %s (%s)\n", rec.Seq, rec.ID, what, doc,
 			strings.Join(rec.Tiers, ","), strings.Join(rec.Modalities, ","), period, rec.SignedAt.Format(time.RFC3339), rec.Method)
-	}
-	printf(cmd, "decisions at %s:\n", at.Format(time.RFC3339))
-	for _, p := range consent.Purposes() {
-		var cells []string
-		for _, m := range []string{"video", "voice", "sensor", "pressure"} {
-			cells = append(cells, fmt.Sprintf("%s=%s", m, consent.Decide(records, lib, p.Code, m, at).Decision))
-		}
-		printf(cmd, "  %-24s %s\n", p.Code, strings.Join(cells, " "))
 	}
 }
 
@@ -211,6 +237,13 @@ relied on it lose their basis too.`,
 		Example: `  steward consent invalidate GaPt03 c-4k2m9q7x3w8za --authority "ethics board" --reason "form signed without capacity"`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.remote()
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				return remoteInvalidate(cmd, c, args[0], args[1], authority, reason)
+			}
 			r, err := g.open(cmd)
 			if err != nil {
 				return err

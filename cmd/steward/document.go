@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/steward-rehab/steward/internal/consent"
+	"github.com/steward-rehab/steward/internal/storage"
 )
 
 func newDocumentCommand(g *globals) *cobra.Command {
@@ -57,6 +58,18 @@ A major revision, in YAML:
 			if err != nil {
 				return err
 			}
+			c, err := g.remote()
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				added, err := c.AddDocument(cmd.Context(), raw, strings.HasSuffix(args[0], ".json"))
+				if err != nil {
+					return err
+				}
+				printf(cmd, "registered consent document %s (%s revision, %s) at log index %d\n", added.Version, added.Revision, added.Digest, added.EventIndex)
+				return nil
+			}
 			r, err := g.open(cmd)
 			if err != nil {
 				return err
@@ -77,11 +90,7 @@ func newDocumentListCommand(g *globals) *cobra.Command {
 		Short: "List registered consent documents",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := g.open(cmd)
-			if err != nil {
-				return err
-			}
-			docs, err := r.Documents(cmd.Context())
+			docs, err := g.documents(cmd)
 			if err != nil {
 				return err
 			}
@@ -108,21 +117,32 @@ func newDocumentShowCommand(g *globals) *cobra.Command {
 		Short: "Print a consent document's summary and full text",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := g.open(cmd)
+			docs, err := g.documents(cmd)
 			if err != nil {
 				return err
 			}
-			docs, err := r.Documents(cmd.Context())
-			if err != nil {
-				return err
-			}
-			for _, sd := range docs {
-				if d := sd.Document; d.Version == args[0] {
-					printf(cmd, "%s (%s, %s revision, %s)\n\n%s\n%s", d.Title, d.Version, d.Revision, d.Digest(), d.Summary, d.Text)
-					return nil
-				}
+			if d, ok := consentDocument(docs, args[0]); ok {
+				printf(cmd, "%s (%s, %s revision, %s)\n\n%s\n%s", d.Title, d.Version, d.Revision, d.Digest(), d.Summary, d.Text)
+				return nil
 			}
 			return fmt.Errorf("no consent document %q: see steward consent document list", args[0])
 		},
 	}
+}
+
+// documents lists the registered consent documents, from the server with
+// --server, else from the local registry.
+func (g *globals) documents(cmd *cobra.Command) ([]storage.ConsentDocument, error) {
+	c, err := g.remote()
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		return remoteDocuments(cmd, c)
+	}
+	r, err := g.open(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return r.Documents(cmd.Context())
 }

@@ -26,6 +26,22 @@ release bundle stays verifiable. This cannot be undone.`,
 			if !confirm {
 				return withHint(errors.New("erasure cannot be undone and needs confirmation"), "run again with --yes")
 			}
+			c, err := g.remote()
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				res, err := c.Erase(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				for _, n := range res.Notices {
+					printf(cmd, "notice %s: release %s must delete %d samples\n", n.ID, n.Release, len(n.Samples))
+				}
+				printf(cmd, "erased participant %s: %d samples, %d packs rewritten, logged at index %d\n",
+					res.Participant, res.Samples, res.PacksRewritten, res.EventIndex)
+				return nil
+			}
 			r, err := g.open(cmd)
 			if err != nil {
 				return err

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
+	"github.com/steward-rehab/steward/internal/client"
 	"github.com/steward-rehab/steward/internal/importer"
 	"github.com/steward-rehab/steward/internal/registry"
 )
@@ -20,7 +23,8 @@ func newImportCommand(g *globals) *cobra.Command {
 
 Known quirks of each source are handled and listed; anything that cannot be
 read rejects the whole import and leaves the registry unchanged. Importing
-the same folder again registers nothing new.`,
+the same folder again registers nothing new. With --server, the folder is
+uploaded as a tar archive and imported there.`,
 	}
 	for _, f := range []struct {
 		name, short string
@@ -35,6 +39,13 @@ the same folder again registers nothing new.`,
 			Short: f.short,
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
+				c, err := g.remote()
+				if err != nil {
+					return err
+				}
+				if c != nil {
+					return remoteRegister(cmd, func(ctx context.Context) (*client.ImportResult, error) { return c.Import(ctx, f.name, args[0]) })
+				}
 				batch, rep, err := f.read(args[0])
 				if err != nil {
 					return err

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
+	"github.com/steward-rehab/steward/internal/client"
 	"github.com/steward-rehab/steward/internal/importer"
 )
 
@@ -25,9 +28,19 @@ WFDB headers are checked against the declared sampling rate and channels.
 
 Every row is checked before anything is registered: one bad row rejects the
 whole manifest and leaves the registry unchanged. Content registered before
-returns the original sample.`,
+returns the original sample.
+
+With --server, the manifest is checked here, then it and its recordings are
+uploaded as a tar archive; a steward token registers into its organisation.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.remote()
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				return remoteRegister(cmd, func(ctx context.Context) (*client.ImportResult, error) { return c.Ingest(ctx, args[0], namespace) })
+			}
 			batch, rep, err := importer.Manifest(args[0], namespace)
 			if err != nil {
 				return err

@@ -29,6 +29,13 @@ that every table row points at the event that created it. With --content,
 also read back, decrypt and hash every stored recording.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.remote()
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				return remoteVerifyLog(cmd, c, withContent)
+			}
 			r, err := g.open(cmd)
 			if err != nil {
 				return err
@@ -62,6 +69,18 @@ func newLogCheckpointCommand(g *globals) *cobra.Command {
 		Short: "Sign a checkpoint of the current log and print it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.remote()
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				note, err := c.SignCheckpoint(cmd.Context())
+				if err != nil {
+					return err
+				}
+				printf(cmd, "%s", note)
+				return nil
+			}
 			r, err := g.open(cmd)
 			if err != nil {
 				return err
@@ -87,13 +106,25 @@ before logging them. Objects younger than --grace are kept, because an import
 running now may be about to log them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := g.open(cmd)
+			var rep *registry.GCReport
+			c, err := g.remote()
 			if err != nil {
 				return err
 			}
-			rep, err := r.CollectGarbage(cmd.Context(), grace)
-			if err != nil {
-				return err
+			if c != nil {
+				got, err := c.CollectGarbage(cmd.Context(), grace)
+				if err != nil {
+					return err
+				}
+				rep = &registry.GCReport{Staging: got.Staging, Orphans: got.Orphans, Kept: got.Kept, Examined: got.Examined}
+			} else {
+				r, err := g.open(cmd)
+				if err != nil {
+					return err
+				}
+				if rep, err = r.CollectGarbage(cmd.Context(), grace); err != nil {
+					return err
+				}
 			}
 			printf(cmd, "examined %d objects: removed %d staged uploads and %d unreferenced recordings, kept %d younger than %s\n",
 				rep.Examined, rep.Staging, rep.Orphans, rep.Kept, grace)

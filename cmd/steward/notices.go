@@ -28,6 +28,18 @@ acknowledged them. Exits 0; the notices are the output.`,
 			if err != nil {
 				return err
 			}
+			c, err := g.remote()
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				rel, notices, err := remoteReleaseStatus(cmd, c, h.Release)
+				if err != nil {
+					return err
+				}
+				printStatus(cmd, rel, h, inBundle, notices)
+				return nil
+			}
 			r, err := g.open(cmd)
 			if err != nil {
 				return err
@@ -97,6 +109,18 @@ func newReleaseAckCommand(g *globals) *cobra.Command {
 		Short: "Record that a licensee acted on a revocation notice",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.remote()
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				ack, err := c.Acknowledge(cmd.Context(), args[0], licensee)
+				if err != nil {
+					return err
+				}
+				printf(cmd, "acknowledgement of %s by %s logged at index %d\n", args[0], ack.Licensee, ack.EventIndex)
+				return nil
+			}
 			r, err := g.open(cmd)
 			if err != nil {
 				return err
@@ -109,8 +133,7 @@ func newReleaseAckCommand(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&licensee, "licensee", "", "the licensee acknowledging (required)")
-	_ = cmd.MarkFlagRequired("licensee")
+	cmd.Flags().StringVar(&licensee, "licensee", "", "the licensee acknowledging (required, except with --server and a licensee token)")
 	return cmd
 }
 
@@ -124,13 +147,27 @@ age. Withdrawals and invalidations issue their notices when they are
 recorded; run this daily, for example from cron.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := g.open(cmd)
+			var notices []storage.Notice
+			c, err := g.remote()
 			if err != nil {
 				return err
 			}
-			notices, err := r.ScanNotices(cmd.Context())
-			if err != nil {
-				return err
+			if c != nil {
+				scanned, err := c.ScanNotices(cmd.Context())
+				if err != nil {
+					return err
+				}
+				for _, n := range scanned {
+					notices = append(notices, toStorageNotice(n))
+				}
+			} else {
+				r, err := g.open(cmd)
+				if err != nil {
+					return err
+				}
+				if notices, err = r.ScanNotices(cmd.Context()); err != nil {
+					return err
+				}
 			}
 			for _, n := range notices {
 				printf(cmd, "notice %s: release %s, %s, %s %d samples\n", n.ID, n.Release, n.Reason, n.Action, len(n.Samples))

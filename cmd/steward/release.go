@@ -33,13 +33,21 @@ recordings under data/.
 
 Only samples whose participant's consent in force at build time permits the
 purpose for the sample's modality go in. Give the bundle and log.pub to the
-licensee; they check it with steward verify.`,
+licensee; they check it with steward verify. With --server, the server builds
+the release and sends the bundle as a tar archive, which is unpacked in --out.`,
 		Example: `  steward release build --purpose commercial --modality pressure --out release-1 --with-data`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
 			if spec.Terms.Until, err = parseTimeFlag("--until", until, true); err != nil {
 				return err
+			}
+			c, err := g.remote()
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				return remoteBuildRelease(cmd, c, spec)
 			}
 			r, err := g.open(cmd)
 			if err != nil {
@@ -82,6 +90,17 @@ func newReleaseExportCommand(g *globals) *cobra.Command {
 		Short: "Write the bundle of a logged release again, with proofs against the newest checkpoint",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.remote()
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				if err := c.ExportRelease(cmd.Context(), args[0], out, withData); err != nil {
+					return err
+				}
+				printf(cmd, "bundle of %s written to %s\n", args[0], out)
+				return nil
+			}
 			r, err := g.open(cmd)
 			if err != nil {
 				return err
@@ -105,6 +124,13 @@ func newReleaseListCommand(g *globals) *cobra.Command {
 		Short: "List logged releases",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.remote()
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				return remoteListReleases(cmd, c)
+			}
 			r, err := g.open(cmd)
 			if err != nil {
 				return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/steward-rehab/steward/internal/client"
 	"github.com/steward-rehab/steward/internal/registry"
 )
 
@@ -18,6 +19,9 @@ type globals struct {
 	db       string
 	blobs    string
 	logLevel string
+	// server, when set, makes commands call that steward serve with the
+	// token in STEWARD_TOKEN instead of opening a local registry.
+	server string
 }
 
 func newRootCommand() *cobra.Command {
@@ -38,6 +42,7 @@ The registry lives in $STEWARD_DIR (default ./steward-data).`,
 	pf.StringVar(&g.dir, "dir", envOr("STEWARD_DIR", "steward-data"), "registry folder (env STEWARD_DIR)")
 	pf.StringVar(&g.db, "db", os.Getenv("STEWARD_DB"), "database URL overriding steward.json: sqlite:///path or postgres://... (env STEWARD_DB)")
 	pf.StringVar(&g.blobs, "blobs", os.Getenv("STEWARD_BLOBS"), "blob store URL overriding steward.json: file:///path or s3://bucket?... (env STEWARD_BLOBS)")
+	pf.StringVar(&g.server, "server", os.Getenv("STEWARD_SERVER"), "URL of a steward serve to run the command against, with the token in STEWARD_TOKEN (env STEWARD_SERVER)")
 	pf.StringVar(&g.logLevel, "log-level", envOr("STEWARD_LOG_LEVEL", "warn"), "log level: debug, info, warn or error")
 
 	root.AddCommand(
@@ -54,6 +59,9 @@ The registry lives in $STEWARD_DIR (default ./steward-data).`,
 		newDemoCommand(),
 		newPurposesCommand(),
 		newEraseCommand(g),
+		newServeCommand(g),
+		newTokenCommand(g),
+		newParticipantCommand(g),
 	)
 	return root
 }
@@ -85,6 +93,15 @@ func (g *globals) open(cmd *cobra.Command) (*registry.Registry, error) {
 	}
 	cobra.OnFinalize(func() { r.Close() })
 	return r, nil
+}
+
+// remote returns the client of --server, or nil when commands run on the
+// local registry.
+func (g *globals) remote() (*client.Client, error) {
+	if g.server == "" {
+		return nil, nil
+	}
+	return client.New(g.server, os.Getenv("STEWARD_TOKEN"))
 }
 
 func printf(cmd *cobra.Command, format string, args ...any) {

@@ -121,17 +121,28 @@ func (c *Client) Invalidate(ctx context.Context, ref, record, authority, reason 
 	return &res, c.call(ctx, "POST", participantPath(ref, "/consent/invalidations"), in, &res)
 }
 
-// ConsentHistory is a participant's consent history.
+// ConsentHistory is a participant's consent history and the decisions in
+// force at one time.
 type ConsentHistory struct {
 	Participant string           `json:"participant"`
 	At          time.Time        `json:"at"`
 	Records     []consent.Record `json:"records"`
+	Decisions   []struct {
+		Purpose  string `json:"purpose"`
+		Modality string `json:"modality"`
+		Decision string `json:"decision"`
+	} `json:"decisions"`
 }
 
-// Consent returns a participant's consent history.
-func (c *Client) Consent(ctx context.Context, ref string) (*ConsentHistory, error) {
+// Consent returns a participant's consent history with the decisions at
+// time at, or now when at is zero.
+func (c *Client) Consent(ctx context.Context, ref string, at time.Time) (*ConsentHistory, error) {
+	path := participantPath(ref, "/consent")
+	if !at.IsZero() {
+		path += "?at=" + url.QueryEscape(at.Format(time.RFC3339))
+	}
 	var h ConsentHistory
-	return &h, c.call(ctx, "GET", participantPath(ref, "/consent"), nil, &h)
+	return &h, c.call(ctx, "GET", path, nil, &h)
 }
 
 func participantPath(ref, rest string) string {

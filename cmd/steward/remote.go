@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/steward-rehab/steward/internal/client"
+	"github.com/steward-rehab/steward/internal/consent"
+	"github.com/steward-rehab/steward/internal/registry"
+	"github.com/steward-rehab/steward/internal/server"
+	"github.com/steward-rehab/steward/internal/storage"
+)
+
+// This file holds what the commands do with --server: the same operation
+// through the HTTP API, printed as the local command prints it.
+
+func remoteRegister(cmd *cobra.Command, call func(context.Context) (*client.ImportResult, error)) error {
+	res, err := call(cmd.Context())
+	if err != nil {
+		return err
+	}
+	for _, n := range res.Notes {
+		verb := "note"
+		if n.Skipped {
+			verb = "skipped"
+		}
+		printf(cmd, "%s: %s: %s\n", verb, n.Where, n.Text)
+	}
+	fresh, dup := 0, 0
+	for _, s := range res.Samples {
+		if s.Duplicate {
+			dup++
+			continue
+		}
+		fresh++
+		printf(cmd, "registered %s (%s) as %s of %s at log index %d\n", s.Where, short(s.Digest), s.Sample, s.Participant, s.EventIndex)
+	}
+	printf(cmd, "%d samples registered, %d already present; %d participants created, %d updated\n",
+		fresh, dup, res.ParticipantsCreated, res.ParticipantsUpdated)
+	return nil
+}
+
+func remoteGrant(cmd *cobra.Command, c *client.Client, ref string, in registry.GrantInput) error {
+	req := server.GrantRequest{
+		Document: in.Document, Tiers: in.Tiers, Modalities: in.Modalities, Deny: in.Deny, Until: in.Until, Method: in.Method,
+		Witness: in.Witness, Guardian: in.Guardian, Assent: in.Assent, MajorityMonth: in.MajorityMonth,
+	}
+	if !in.From.IsZero() {
+		req.From = &in.From
+	}
+	if !in.SignedAt.IsZero() {
+		req.SignedAt = &in.SignedAt
+	}
+	res, err := c.Grant(cmd.Context(), ref, req)
+	if err != nil {
+		return err
+	}
+	rec := res.Record
+	printf(cmd, "recorded %s %s of %s at log index %d\n", rec.ID, rec.Decision, rec.Participant, res.EventIndex)
+	printNotices(cmd, res.Notices)
+	return nil
+}
+
+func remoteWithdraw(cmd *cobra.Command, c *client.Client, ref string, in registry.WithdrawInput) error {
+	req := server.WithdrawRequest{Tiers: in.Tiers, Modalities: in.Modalities, Method: in.Method, Witness: in.Witness}
+	res, err := c.Withdraw(cmd.Context(), ref, req)
+	if err != nil {
+		return err
+	}
+	rec := res.Record
+	printf(cmd, "recorded withdrawal %s of %s (%s; %s) at log index %d\n",
+		rec.ID, rec.Participant, strings.Join(rec.Tiers, ","), strings.Join(rec.Modalities, ","), res.EventIndex)
+	printNotices(cmd, res.Notices)
+	return nil
+}
+
+func remoteInvalidate(cmd *cobra.Command, c *client.Client, ref, record, authority, reason string) error {
+	res, err := c.Invalidate(cmd.Context(), ref, record, authority, reason)
+	if err != nil {
+		return err
+	}
+	printf(cmd, "recorded invalidation %s of %s at log index %d\n", res.Record.ID, res.Record.Voids, res.EventIndex)
+	printNotices(cmd, res.Notices)
+	return nil
+}
+
+func printNotices(cmd *cobra.Command, notices []client.Notice) {
+	for _, n := range notices {
+		printf(cmd, "notice %s: release %s, %s, %s %d samples\n", n.ID, n.Release, n.Reason, n.Action, len(n.Samples))
+	}
+}
+
+func remoteShowConsent(cmd *cobra.Command, c *client.Client, ref string, at time.Time) error {
+	h, err := c.Consent(cmd.Context(), ref, at)
+	if err != nil {
+		return err
+	}
+	printRecords(cmd, h.Participant, h.Records)
+	printf(cmd, "decisions at %s:\n", h.At.Format(time.RFC3339))
+	cells := map[string][]string{}
+	var purposes []string
+	for _, d := range h.Decisions {
+		if _, seen := cells[d.Purpose]; !seen {
+			purposes = append(purposes, d.Purpose)
+		}
+		cells[d.Purpose] = append(cells[d.Purpose], fmt.Sprintf("%s=%s", d.Modality, d.Decision))
+	}
+	for _, p := range purposes {
+		printf(cmd, "  %-24s %s\n", p, strings.Join(cells[p], " "))
+	}
+	return nil
+}
+
+func remoteDocuments(cmd *cobra.Command, c *client.Client) ([]storage.ConsentDocument, error) {
+	docs, err := c.Documents(cmd.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]storage.ConsentDocument, len(docs))
+	for i, d := range docs {
+		out[i] = storage.ConsentDocument{Document: d.Document, EventIndex: d.EventIndex}
+	}
+	return out, nil
+}
+
+func remoteBuildRelease(cmd *cobra.Command, c *client.Client, spec registry.ReleaseSpec) error {
+	req := client.ReleaseRequest{Purpose: spec.Purpose, Modalities: spec.Modalities, Licensee: spec.Licensee, WithData: spec.WithData}
+	if !spec.Terms.Until.IsZero() {
+		req.Until = &spec.Terms.Until
+	}
+	res, err := c.BuildRelease(cmd.Context(), req, spec.Out)
+	if err != nil {
+		return err
+	}
+	rel := res.Release
+	printf(cmd, "release %s version %s: %d of %d samples for %s use of %s\n", rel.ID, rel.Version,
+		rel.SampleCount, res.Considered, rel.Purpose, strings.Join(rel.Modalities, ", "))
+	if rel.Replaces != "" {
+		printf(cmd, "  replaces %s\n", rel.Replaces)
+	}
+	for _, reason := range sortedKeys(res.Excluded) {
+		printf(cmd, "  left out %d: %s\n", res.Excluded[reason], reason)
+	}
+	printf(cmd, "logged at index %d, checkpoint size %d\nbundle written to %s\n", rel.EventIndex, res.Checkpoint, spec.Out)
+	return nil
+}
+
+func remoteListReleases(cmd *cobra.Command, c *client.Client) error {
+	releases, err := c.Releases(cmd.Context())
+	if err != nil {
+		return err
+	}
+	for _, rel := range releases {
+		printf(cmd, "%s  v%-7s %s  %-22s %-22s %d samples  log index %d\n", rel.ID, rel.Version, rel.BuiltAt.Format(time.RFC3339),
+			rel.Purpose, strings.Join(rel.Modalities, ","), rel.SampleCount, rel.EventIndex)
+	}
+	return nil
+}
+
+// remoteReleaseStatus returns a release and its notices in the types the
+// local command prints.
+func remoteReleaseStatus(cmd *cobra.Command, c *client.Client, id string) (storage.Release, []storage.Notice, error) {
+	rel, notices, err := c.ReleaseNotices(cmd.Context(), id)
+	if err != nil {
+		return storage.Release{}, nil, err
+	}
+	out := make([]storage.Notice, len(notices))
+	for i, n := range notices {
+		out[i] = toStorageNotice(n)
+	}
+	return storage.Release{ID: rel.ID, Version: rel.Version, Licensee: rel.Licensee}, out, nil
+}
+
+func toStorageNotice(n client.Notice) storage.Notice {
+	out := storage.Notice{ID: n.ID, Release: n.Release, Participant: n.Participant, Reason: n.Reason, Action: n.Action,
+		Samples: n.Samples, IssuedAt: n.IssuedAt, EventIndex: n.EventIndex}
+	for _, a := range n.Acknowledgements {
+		out.Acks = append(out.Acks, storage.Acknowledgement{Notice: n.ID, Licensee: a.Licensee, At: a.At, EventIndex: a.EventIndex})
+	}
+	return out
+}
+
+func remoteVerifyLog(cmd *cobra.Command, c *client.Client, withContent bool) error {
+	rep, err := c.VerifyLog(cmd.Context(), withContent)
+	if err != nil {
+		return err
+	}
+	if !rep.Verified {
+		return fmt.Errorf("log verification failed with %d problem(s):\n  %s", len(rep.Problems), strings.Join(rep.Problems, "\n  "))
+	}
+	printf(cmd, "log verified: %d entries, %d checkpoints, %d projected rows\n", rep.Size, rep.Checkpoints, rep.Projections)
+	if withContent {
+		printf(cmd, "every recording reads back with its registered digest\n")
+	}
+	return nil
+}
+
+// consentDocument finds a document by version in a list.
+func consentDocument(docs []storage.ConsentDocument, version string) (consent.Document, bool) {
+	for _, sd := range docs {
+		if sd.Document.Version == version {
+			return sd.Document, true
+		}
+	}
+	return consent.Document{}, false
+}
