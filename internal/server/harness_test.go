@@ -20,7 +20,7 @@ import (
 
 // harness is a registry served on 127.0.0.1 with tokens by role.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	reg    *registry.Registry
 	srv    *Server
 	ts     *httptest.Server
@@ -36,7 +36,7 @@ type harness struct {
 
 // newBareHarness serves a new, empty registry on 127.0.0.1 with an admin
 // token.
-func newBareHarness(t *testing.T) *harness {
+func newBareHarness(t testing.TB) *harness {
 	t.Helper()
 	reg, err := registry.Init(context.Background(), filepath.Join(t.TempDir(), "registry"), registry.InitOptions{Origin: "steward.test/server"})
 	if err != nil {
@@ -176,7 +176,7 @@ func (h *harness) logSize() uint64 {
 // JSON Lines manifest of them into dir, and returns the manifest's path.
 // The recordings come from internal/synth: a 2 s vowel, a 10 s IMU walk
 // and a 10 s insole walk, seeded by the participant's position.
-func writeManifest(t *testing.T, dir string, people []string) string {
+func writeManifest(t testing.TB, dir string, people []string) string {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
