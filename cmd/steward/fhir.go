@@ -35,11 +35,7 @@ gives the same bytes.`,
 			if err != nil {
 				return fmt.Errorf("invalid --fhir: %w", err)
 			}
-			r, err := g.open(cmd)
-			if err != nil {
-				return err
-			}
-			raw, err := r.ExportConsentFHIR(cmd.Context(), args[0], v)
+			raw, err := g.exportConsentFHIR(cmd, args[0], v)
 			if err != nil {
 				return err
 			}
@@ -114,6 +110,13 @@ named with --participant. The records join the participant's history.`,
 			if err != nil {
 				return err
 			}
+			c, err := g.remote()
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				return remoteImportConsent(cmd, c, args[0], raw, opts)
+			}
 			r, err := g.open(cmd)
 			if err != nil {
 				return err
@@ -139,4 +142,21 @@ named with --participant. The records join the participant's history.`,
 	f.StringVar(&opts.Document, "document", "", "consent document version for Consents that name none in policyBasis (R5) or policy (R4), such as v1")
 	f.StringVar(&version, "fhir", "", "FHIR release of the file, r5 or r4 (default: detected per resource)")
 	return cmd
+}
+
+// exportConsentFHIR exports a participant's consent as FHIR, from the
+// server with --server, else from the local registry.
+func (g *globals) exportConsentFHIR(cmd *cobra.Command, ref string, v fhirconsent.Version) ([]byte, error) {
+	c, err := g.remote()
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		return c.ExportConsentFHIR(cmd.Context(), ref, string(v))
+	}
+	r, err := g.open(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return r.ExportConsentFHIR(cmd.Context(), ref, v)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -207,4 +208,24 @@ func consentDocument(docs []storage.ConsentDocument, version string) (consent.Do
 		}
 	}
 	return consent.Document{}, false
+}
+
+func remoteImportConsent(cmd *cobra.Command, c *client.Client, file string, raw []byte, opts registry.ImportOptions) error {
+	if opts.Participant == "" {
+		return withHint(errors.New("with --server, consent import needs the participant"), "pass --participant with their source id or pseudonym")
+	}
+	res, err := c.ImportConsentFHIR(cmd.Context(), opts.Participant, raw, opts.Document, string(opts.Version))
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	printf(cmd, "imported %d consents of %s as %d grant records\n", res.Consents, res.Participant, len(res.Records))
+	for _, rec := range res.Records {
+		until := "open-ended"
+		if rec.Until != nil {
+			until = "until " + rec.Until.Format(time.RFC3339Nano)
+		}
+		printf(cmd, "  %s %s %v %v from %s %s (document %s)\n", rec.ID, rec.Decision, rec.Tiers, rec.Modalities,
+			rec.From.Format(time.RFC3339Nano), until, rec.Document)
+	}
+	return nil
 }

@@ -90,11 +90,21 @@ func TestServerFlow(t *testing.T) {
 	out = c.runRemote(url, steward, "consent", "show", "GaPt03")
 	mustContain(t, out, "1 consent records", "commercial               video=deny voice=deny sensor=deny pressure=permit")
 
+	// FHIR export through the server gives the local export's bytes, and
+	// importing it as another participant records the same grant.
+	if remote, local := c.runRemote(url, steward, "consent", "export", "GaPt03"), c.run("consent", "export", "GaPt03"); remote != local {
+		t.Errorf("FHIR export through the server differs from the local one")
+	}
+	fhirFile := filepath.Join(t.TempDir(), "gapt03.json")
+	c.runRemote(url, steward, "consent", "export", "GaPt03", "--out", fhirFile)
+	out = c.runRemote(url, steward, "consent", "import", fhirFile, "--participant", "GaPt15")
+	mustContain(t, out, "imported 1 consents", "grant records")
+
 	bundle := filepath.Join(t.TempDir(), "release-1")
 	out = c.runRemote(url, admin, "release", "build", "--purpose", "commercial", "--modality", "pressure", "--licensee", "acme", "--out", bundle, "--with-data")
-	mustContain(t, out, "1 of 7 samples", "bundle written to")
+	mustContain(t, out, "2 of 7 samples", "bundle written to")
 	out = c.run("verify", bundle, "--key", filepath.Join(c.dir, "log.pub"))
-	mustContain(t, out, "verified", "1 data files")
+	mustContain(t, out, "verified", "2 data files")
 
 	out = c.runRemote(url, licensee, "release", "list")
 	mustContain(t, out, "commercial")
@@ -106,7 +116,7 @@ func TestServerFlow(t *testing.T) {
 	out = c.runRemote(url, steward, "consent", "withdraw", "GaPt03", "--tiers", "commercial")
 	mustContain(t, out, "recorded withdrawal", "notice n-")
 	out = c.runRemote(url, licensee, "release", "status", bundle)
-	mustContain(t, out, "1 of 1 samples revoked since", "not acknowledged")
+	mustContain(t, out, "1 of 2 samples revoked since", "not acknowledged")
 	notice := regexp.MustCompile(`notice (n-[a-z0-9]+)`).FindStringSubmatch(out)[1]
 	out = c.runRemote(url, licensee, "release", "ack", notice)
 	mustContain(t, out, "by acme")

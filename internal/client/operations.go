@@ -367,3 +367,47 @@ func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
 	defer resp.Body.Close()
 	return io.ReadAll(resp.Body)
 }
+
+// ExportConsentFHIR returns a participant's consent history as a FHIR
+// Bundle; version is r5, r4 or empty for the server's default.
+func (c *Client) ExportConsentFHIR(ctx context.Context, ref, version string) ([]byte, error) {
+	path := participantPath(ref, "/consent/fhir")
+	if version != "" {
+		path += "?fhir=" + url.QueryEscape(version)
+	}
+	return c.Get(ctx, path)
+}
+
+// FHIRImport is the outcome of a FHIR consent import.
+type FHIRImport struct {
+	Participant string           `json:"participant"`
+	Consents    int              `json:"consents"`
+	Skipped     []string         `json:"skipped"`
+	Records     []consent.Record `json:"records"`
+}
+
+// ImportConsentFHIR records a participant's consent from FHIR Consent
+// resources. document and version may be empty.
+func (c *Client) ImportConsentFHIR(ctx context.Context, ref string, raw []byte, document, version string) (*FHIRImport, error) {
+	q := url.Values{}
+	if document != "" {
+		q.Set("document", document)
+	}
+	if version != "" {
+		q.Set("fhir", version)
+	}
+	path := participantPath(ref, "/consent/fhir")
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	resp, err := c.request(ctx, "POST", path, bytes.NewReader(raw), "application/fhir+json", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var res FHIRImport
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		return nil, fmt.Errorf("decode FHIR import result: %w", err)
+	}
+	return &res, nil
+}

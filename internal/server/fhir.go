@@ -1,0 +1,85 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/steward-rehab/steward/internal/consent"
+	"github.com/steward-rehab/steward/internal/fhirconsent"
+	"github.com/steward-rehab/steward/internal/registry"
+)
+
+// fhirVersion reads the fhir query parameter: r5 (the default) or r4.
+func fhirVersion(r *http.Request, fallback string) (fhirconsent.Version, error) {
+	v := r.URL.Query().Get("fhir")
+	if v == "" {
+		if fallback == "" {
+			return "", nil
+		}
+		v = fallback
+	}
+	version, err := fhirconsent.ParseVersion(v)
+	if err != nil {
+		return "", newError(http.StatusBadRequest, "invalid fhir %q: %v", v, err)
+	}
+	return version, nil
+}
+
+// exportConsentFHIR sends a participant's consent history as a FHIR Bundle.
+func (s *Server) exportConsentFHIR(w http.ResponseWriter, r *http.Request, p principal) error {
+	who, err := s.participantRef(r, p, r.PathValue("ref"))
+	if err != nil {
+		return err
+	}
+	version, err := fhirVersion(r, "r5")
+	if err != nil {
+		return err
+	}
+	raw, err := s.reg.ExportConsentFHIR(r.Context(), who.Pseudonym, version)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", fmt.Sprintf("application/fhir+json; fhirVersion=%s", fhirMIMEVersion[version]))
+	w.Header().Set("Cache-Control", "no-store")
+	_, err = w.Write(raw)
+	return err
+}
+
+// fhirMIMEVersion is the fhirVersion parameter of the FHIR media type.
+var fhirMIMEVersion = map[fhirconsent.Version]string{fhirconsent.R4: "4.0", fhirconsent.R5: "5.0"}
+
+// fhirImportJSON is the outcome of a FHIR consent import.
+type fhirImportJSON struct {
+	Participant string           `json:"participant"`
+	Consents    int              `json:"consents"`
+	Skipped     []string         `json:"skipped"`
+	Records     []consent.Record `json:"records"`
+}
+
+// importConsentFHIR records the consent of FHIR Consent resources.
+func (s *Server) importConsentFHIR(w http.ResponseWriter, r *http.Request, p principal) error {
+	who, err := s.participantRef(r, p, r.PathValue("ref"))
+	if err != nil {
+		return err
+	}
+	version, err := fhirVersion(r, "")
+	if err != nil {
+		return err
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxJSONBytes))
+	if err != nil {
+		return err
+	}
+	opts := registry.ImportOptions{Participant: who.Pseudonym, Document: r.URL.Query().Get("document"), Version: version}
+	res, err := s.reg.ImportConsent(r.Context(), raw, opts)
+	if err != nil {
+		return inputError(err)
+	}
+	out := fhirImportJSON{Participant: res.Participant, Consents: res.Consents, Skipped: res.Skipped, Records: res.Records}
+	if out.Skipped == nil {
+		out.Skipped = []string{}
+	}
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
