@@ -32,7 +32,7 @@ func New(baseURL, token string) (*Client, error) {
 	return &Client{base: strings.TrimRight(baseURL, "/"), token: token, http: &http.Client{}}, nil
 }
 
-// Error is an error answer of the server.
+// Error is an error response of the server.
 type Error struct {
 	Status    int
 	Message   string
@@ -57,7 +57,7 @@ func StatusOf(err error) int {
 }
 
 // request sends one request and returns the response when its status is
-// 2xx; any other answer becomes an *Error. The caller closes the body.
+// 2xx; any other response becomes an *Error. The caller closes the body.
 func (c *Client) request(ctx context.Context, method, path string, body io.Reader, contentType string, header http.Header) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
@@ -79,6 +79,8 @@ func (c *Client) request(ctx context.Context, method, path string, body io.Reade
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
 	}
+
+	// An error response carries its message as {"error": ...}.
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	e := &Error{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
@@ -93,7 +95,7 @@ func (c *Client) request(ctx context.Context, method, path string, body io.Reade
 	return nil, e
 }
 
-// call sends a JSON request (in may be nil) and decodes the JSON answer into
+// call sends a JSON request (in may be nil) and decodes the JSON response into
 // out (which may be nil).
 func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
@@ -114,7 +116,7 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
 	}
 	return nil
 }
@@ -136,7 +138,7 @@ type Token struct {
 	Secret      string     `json:"secret,omitempty"`
 }
 
-// TokenRequest asks for a token.
+// TokenRequest is the body of a token issue request.
 type TokenRequest struct {
 	Role        string `json:"role"`
 	Participant string `json:"participant,omitempty"`
@@ -145,7 +147,7 @@ type TokenRequest struct {
 	Expires     string `json:"expires,omitempty"`
 }
 
-// IssueToken issues an API token; the answer holds its secret.
+// IssueToken issues an API token; the response contains its secret.
 func (c *Client) IssueToken(ctx context.Context, req TokenRequest) (*Token, error) {
 	var t Token
 	return &t, c.call(ctx, "POST", "/api/v1/tokens", req, &t)

@@ -201,7 +201,7 @@ type ReleaseResult struct {
 	Checkpoint uint64         `json:"checkpointSize"`
 }
 
-// ReleaseRequest asks for a release.
+// ReleaseRequest is the body of a release build request.
 type ReleaseRequest struct {
 	Purpose    string     `json:"purpose"`
 	Modalities []string   `json:"modalities,omitempty"`
@@ -227,7 +227,7 @@ func (c *Client) BuildRelease(ctx context.Context, req ReleaseRequest, out strin
 	defer resp.Body.Close()
 	var res ReleaseResult
 	if err := json.Unmarshal([]byte(resp.Header.Get("Steward-Release")), &res); err != nil {
-		return nil, fmt.Errorf("decode the release summary of the answer: %w", err)
+		return nil, fmt.Errorf("decode the release summary of the response: %w", err)
 	}
 	if _, err := unpackTar(resp.Body, out); err != nil {
 		return &res, fmt.Errorf("release %s is logged, but unpacking its bundle failed (run steward release export %s --out DIR to fetch it again): %w",
@@ -331,7 +331,7 @@ func (c *Client) SignCheckpoint(ctx context.Context) (string, error) {
 	return out.Checkpoint, c.call(ctx, "POST", "/api/v1/log/checkpoints", nil, &out)
 }
 
-// GCReport is what garbage collection removed.
+// GCReport counts the objects garbage collection examined, removed and kept.
 type GCReport struct {
 	Staging, Orphans, Kept, Examined int
 }

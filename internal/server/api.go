@@ -48,7 +48,7 @@ type tokenJSON struct {
 	RevokedAt   *time.Time `json:"revokedAt,omitempty"`
 	UsedAt      *time.Time `json:"usedAt,omitempty"`
 	EventIndex  uint64     `json:"eventIndex,omitempty"`
-	// Secret is set only in the answer that issues the token.
+	// Secret is set only in the response that issues the token.
 	Secret string `json:"secret,omitempty"`
 }
 

@@ -13,7 +13,8 @@ import (
 	"github.com/steward-rehab/steward/internal/storage"
 )
 
-// principal is who makes a request: the token they presented, or nobody.
+// principal is the caller of a request: the token they presented, or the
+// zero token for an anonymous caller.
 type principal struct {
 	token storage.Token
 	// session is the cookie's secret on the participant pages, from which
@@ -48,9 +49,9 @@ func bearer(r *http.Request) (string, bool) {
 	return strings.TrimSpace(token), true
 }
 
-// authenticateAPI reads the bearer token of an API request. No header is
-// the anonymous principal; a header with an unknown, expired or revoked
-// token is an error, so a client learns its token is no good.
+// authenticateAPI reads the bearer token of an API request. A request
+// without the header is anonymous. A header with an unknown, expired or
+// revoked token is an error, so that the client learns to get a new one.
 func (s *Server) authenticateAPI(r *http.Request) (principal, error) {
 	secret, present := bearer(r)
 	if !present {
@@ -108,8 +109,8 @@ func checkCSRF(r *http.Request, want string) error {
 // denial is the refusal of a request that lacks the role a route needs.
 func (s *Server) denial(p principal, rt *route) error {
 	if rt.hidden {
-		// Routes about one release refuse like a release that does not
-		// exist, so the refusal tells nothing about it.
+		// Routes about one release reject the caller exactly as for a
+		// release that does not exist, so the response reveals nothing.
 		s.metrics.denied.WithLabelValues("hidden").Inc()
 		return errReleaseNotFound
 	}
@@ -139,8 +140,8 @@ func canSeeRelease(p principal, rel storage.Release) bool {
 // participantRef resolves the participant a request names and checks that
 // the principal may act on them. A participant may name only themself, by
 // pseudonym or as "me", and learns nothing about whether another id
-// exists. A steward sees only their organisation, and an id outside it is
-// refused like an unknown one.
+// exists. A steward reaches only their organisation, and an id outside it
+// is rejected like an unknown one.
 func (s *Server) participantRef(r *http.Request, p principal, ref string) (storage.Participant, error) {
 	if p.is(registry.RoleParticipant) {
 		if ref != "me" && ref != p.token.Participant {

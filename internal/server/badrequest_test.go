@@ -13,7 +13,7 @@ import (
 )
 
 // TestBadRequestsChangeNothing sends malformed, oversized, unauthorised and
-// misdirected requests, and checks the status, that the message says what
+// misdirected requests, and checks the status, that the message names what
 // was wrong, and that the log did not grow.
 func TestBadRequestsChangeNothing(t *testing.T) {
 	h := newHarness(t)

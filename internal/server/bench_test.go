@@ -63,6 +63,7 @@ func runConcurrently(b *testing.B, n int, do func(i int) error) {
 	latencies := make([]time.Duration, n)
 	var wg sync.WaitGroup
 	var failed atomic.Value
+
 	b.ResetTimer()
 	start := time.Now()
 	for range benchClients {
@@ -86,6 +87,7 @@ func runConcurrently(b *testing.B, n int, do func(i int) error) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
+
 	if err, _ := failed.Load().(error); err != nil {
 		b.Fatal(err)
 	}

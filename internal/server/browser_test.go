@@ -203,7 +203,7 @@ func TestParticipantPagesInBrowser(t *testing.T) {
 		t.Errorf("the data page does not show the notice:\n%s", main)
 	}
 
-	// Payments say plainly that they are not available.
+	// The payments page states plainly that payments are not available.
 	if err := chromedp.Run(browser, chromedp.Navigate(h.ts.URL+"/me/payments"), chromedp.WaitVisible(`#not-yet`, chromedp.ByQuery), shot("06-payments")); err != nil {
 		t.Fatal(err)
 	}

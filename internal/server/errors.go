@@ -51,8 +51,8 @@ type errorBody struct {
 
 // classify picks the status and client message of an error a handler
 // returned. Errors of the registry that name what was wrong with the input
-// are sent as they are; anything unexpected becomes a 500 whose message
-// names only the request id.
+// are sent as they are. Anything unexpected becomes a 500 with a generic
+// message, and the log line with the request id has the cause.
 func classify(err error) (int, string) {
 	var he *httpError
 	var batch *registry.BatchError

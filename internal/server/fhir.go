@@ -28,7 +28,7 @@ func fhirVersion(r *http.Request, fallback string) (fhirconsent.Version, error) 
 
 // exportConsentFHIR sends a participant's consent history as a FHIR Bundle.
 func (s *Server) exportConsentFHIR(w http.ResponseWriter, r *http.Request, p principal) error {
-	who, err := s.participantRef(r, p, r.PathValue("ref"))
+	subject, err := s.participantRef(r, p, r.PathValue("ref"))
 	if err != nil {
 		return err
 	}
@@ -36,7 +36,7 @@ func (s *Server) exportConsentFHIR(w http.ResponseWriter, r *http.Request, p pri
 	if err != nil {
 		return err
 	}
-	raw, err := s.reg.ExportConsentFHIR(r.Context(), who.Pseudonym, version)
+	raw, err := s.reg.ExportConsentFHIR(r.Context(), subject.Pseudonym, version)
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ type fhirImportJSON struct {
 
 // importConsentFHIR records the consent of FHIR Consent resources.
 func (s *Server) importConsentFHIR(w http.ResponseWriter, r *http.Request, p principal) error {
-	who, err := s.participantRef(r, p, r.PathValue("ref"))
+	subject, err := s.participantRef(r, p, r.PathValue("ref"))
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func (s *Server) importConsentFHIR(w http.ResponseWriter, r *http.Request, p pri
 	if err != nil {
 		return err
 	}
-	opts := registry.ImportOptions{Participant: who.Pseudonym, Document: r.URL.Query().Get("document"), Version: version}
+	opts := registry.ImportOptions{Participant: subject.Pseudonym, Document: r.URL.Query().Get("document"), Version: version}
 	res, err := s.reg.ImportConsent(r.Context(), raw, opts)
 	if err != nil {
 		return inputError(err)

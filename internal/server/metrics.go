@@ -41,7 +41,7 @@ func newMetrics() *metrics {
 		}, []string{"reason"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "steward_http_handler_errors_total",
-			Help: "Errors that handlers caught and answered, by status code.",
+			Help: "Errors that handlers caught and returned to the client, by status code.",
 		}, []string{"code"}),
 	}
 	m.registry.MustRegister(m.requests, m.duration, m.inFlight, m.denied, m.errors,

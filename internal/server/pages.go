@@ -82,7 +82,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	return err
 }
 
-// pageError answers a page request that failed with an HTML page, and logs
+// pageError responds to a page request that failed with an HTML page, and logs
 // the error once, as fail does for the API.
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := classify(err)
@@ -205,7 +205,8 @@ var (
 	}
 )
 
-// noticeReasons says why a notice was sent, completing "because ...".
+// noticeReasons gives the reason of a notice in plain words, completing
+// "because ...".
 var noticeReasons = map[string]string{
 	registry.NoticeWithdrawn:   "you withdrew your consent",
 	registry.NoticeNarrowed:    "you took back part of your consent",
@@ -337,7 +338,7 @@ func (s *Server) latestDocument(r *http.Request) (string, error) {
 	return docs[len(docs)-1].Document.Version, nil
 }
 
-// describeRecord says what a consent record did, in plain words.
+// describeRecord describes a consent record in plain words.
 func describeRecord(rec consent.Record) string {
 	var scope []string
 	for _, t := range rec.Tiers {
@@ -379,6 +380,8 @@ func (s *Server) pageConsentSubmit(w http.ResponseWriter, r *http.Request, p pri
 		}
 		wanted[v] = true
 	}
+
+	// Compare each box with the decision in force now.
 	_, records, lib, err := s.reg.ConsentHistory(r.Context(), p.token.Participant)
 	if err != nil {
 		return err
@@ -411,6 +414,7 @@ func (s *Server) pageConsentSubmit(w http.ResponseWriter, r *http.Request, p pri
 			changes++
 		}
 	}
+
 	requestLogger(r.Context(), s.log).Info("participant changed consent", "participant", p.token.Participant, "records", changes)
 	done := "unchanged"
 	if changes > 0 {
@@ -425,7 +429,7 @@ func (s *Server) pagePayments(w http.ResponseWriter, r *http.Request, p principa
 		return nil
 	}
 	// TODO: show the ledger's statement of the participant once the ledger
-	// package provides one; until then the page says payments are not
+	// package provides one; until then the page states that payments are not
 	// available and shows no numbers.
 	return s.render(w, r, http.StatusOK, "payments", "Your payments", p, nil)
 }

@@ -37,7 +37,7 @@ type releaseUseJSON struct {
 	Notices []noticeJSON `json:"notices,omitempty"`
 }
 
-// participantJSON is what the registry holds about one participant.
+// participantJSON is everything the registry holds about one participant.
 type participantJSON struct {
 	Pseudonym    string                 `json:"pseudonym"`
 	Namespace    string                 `json:"namespace,omitempty"`
@@ -84,11 +84,11 @@ func toParticipantJSON(v *registry.ParticipantView) participantJSON {
 }
 
 func (s *Server) participant(w http.ResponseWriter, r *http.Request, p principal) error {
-	who, err := s.participantRef(r, p, r.PathValue("ref"))
+	subject, err := s.participantRef(r, p, r.PathValue("ref"))
 	if err != nil {
 		return err
 	}
-	v, err := s.reg.ParticipantView(r.Context(), who.Pseudonym)
+	v, err := s.reg.ParticipantView(r.Context(), subject.Pseudonym)
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ type decisionJSON struct {
 }
 
 func (s *Server) consentHistory(w http.ResponseWriter, r *http.Request, p principal) error {
-	who, err := s.participantRef(r, p, r.PathValue("ref"))
+	subject, err := s.participantRef(r, p, r.PathValue("ref"))
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (s *Server) consentHistory(w http.ResponseWriter, r *http.Request, p princi
 			return newError(http.StatusBadRequest, "invalid at %q: use RFC 3339, such as 2026-05-01T10:00:00Z", v)
 		}
 	}
-	_, records, lib, err := s.reg.ConsentHistory(r.Context(), who.Pseudonym)
+	_, records, lib, err := s.reg.ConsentHistory(r.Context(), subject.Pseudonym)
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func (s *Server) consentHistory(w http.ResponseWriter, r *http.Request, p princi
 	if records == nil {
 		records = []consent.Record{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"participant": who.Pseudonym, "at": at, "records": records, "decisions": decisions})
+	writeJSON(w, http.StatusOK, map[string]any{"participant": subject.Pseudonym, "at": at, "records": records, "decisions": decisions})
 	return nil
 }
 
@@ -163,7 +163,7 @@ type InvalidateRequest struct {
 	Reason    string `json:"reason,omitempty"`
 }
 
-// consentResult is the answer to a recorded consent change.
+// consentResult is the response to a recorded consent change.
 type consentResult struct {
 	Record  consent.Record `json:"record"`
 	Index   uint64         `json:"eventIndex"`
@@ -171,7 +171,7 @@ type consentResult struct {
 }
 
 func (s *Server) grant(w http.ResponseWriter, r *http.Request, p principal) error {
-	who, err := s.participantRef(r, p, r.PathValue("ref"))
+	subject, err := s.participantRef(r, p, r.PathValue("ref"))
 	if err != nil {
 		return err
 	}
@@ -192,11 +192,11 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request, p principal) erro
 	if in.Method == "" {
 		in.Method = defaultMethod(p)
 	}
-	return s.recordConsent(w, r, who, func(ctx context.Context) (consent.Record, error) { return s.reg.Grant(ctx, who.Pseudonym, in) })
+	return s.recordConsent(w, r, subject, func(ctx context.Context) (consent.Record, error) { return s.reg.Grant(ctx, subject.Pseudonym, in) })
 }
 
 func (s *Server) withdraw(w http.ResponseWriter, r *http.Request, p principal) error {
-	who, err := s.participantRef(r, p, r.PathValue("ref"))
+	subject, err := s.participantRef(r, p, r.PathValue("ref"))
 	if err != nil {
 		return err
 	}
@@ -208,11 +208,11 @@ func (s *Server) withdraw(w http.ResponseWriter, r *http.Request, p principal) e
 	if in.Method == "" {
 		in.Method = defaultMethod(p)
 	}
-	return s.recordConsent(w, r, who, func(ctx context.Context) (consent.Record, error) { return s.reg.Withdraw(ctx, who.Pseudonym, in) })
+	return s.recordConsent(w, r, subject, func(ctx context.Context) (consent.Record, error) { return s.reg.Withdraw(ctx, subject.Pseudonym, in) })
 }
 
 func (s *Server) invalidate(w http.ResponseWriter, r *http.Request, p principal) error {
-	who, err := s.participantRef(r, p, r.PathValue("ref"))
+	subject, err := s.participantRef(r, p, r.PathValue("ref"))
 	if err != nil {
 		return err
 	}
@@ -220,13 +220,14 @@ func (s *Server) invalidate(w http.ResponseWriter, r *http.Request, p principal)
 	if err := decodeJSON(w, r, s.cfg.MaxJSONBytes, &req); err != nil {
 		return err
 	}
-	return s.recordConsent(w, r, who, func(ctx context.Context) (consent.Record, error) {
-		return s.reg.Invalidate(ctx, who.Pseudonym, req.Record, req.Authority, req.Reason)
+	return s.recordConsent(w, r, subject, func(ctx context.Context) (consent.Record, error) {
+		return s.reg.Invalidate(ctx, subject.Pseudonym, req.Record, req.Authority, req.Reason)
 	})
 }
 
-// defaultMethod is how consent given through the server was given: by the
-// participant's own hand on the pages or API, else recorded by staff.
+// defaultMethod returns how consent given through the server was given:
+// electronic by the participant's own hand, else written and recorded by
+// staff.
 func defaultMethod(p principal) string {
 	if p.is(registry.RoleParticipant) {
 		return "electronic"
@@ -234,15 +235,15 @@ func defaultMethod(p principal) string {
 	return "written"
 }
 
-// recordConsent runs a consent change and answers with the record and the
+// recordConsent runs a consent change and responds with the record and the
 // revocation notices it issued.
-func (s *Server) recordConsent(w http.ResponseWriter, r *http.Request, who storage.Participant, change func(context.Context) (consent.Record, error)) error {
-	before := s.noticeIDs(r.Context(), who.Pseudonym)
+func (s *Server) recordConsent(w http.ResponseWriter, r *http.Request, subject storage.Participant, change func(context.Context) (consent.Record, error)) error {
+	before := s.noticeIDs(r.Context(), subject.Pseudonym)
 	rec, err := change(r.Context())
 	if err != nil {
 		return inputError(err)
 	}
-	notices, err := s.newNotices(r.Context(), who.Pseudonym, before)
+	notices, err := s.newNotices(r.Context(), subject.Pseudonym, before)
 	if err != nil {
 		return err
 	}
@@ -288,7 +289,7 @@ type SignInLinkRequest struct {
 }
 
 func (s *Server) signInLink(w http.ResponseWriter, r *http.Request, p principal) error {
-	who, err := s.participantRef(r, p, r.PathValue("ref"))
+	subject, err := s.participantRef(r, p, r.PathValue("ref"))
 	if err != nil {
 		return err
 	}
@@ -298,22 +299,22 @@ func (s *Server) signInLink(w http.ResponseWriter, r *http.Request, p principal)
 			return newError(http.StatusBadRequest, "invalid expires %q: give a positive duration such as 24h", v)
 		}
 	}
-	issued, err := s.reg.IssueSignInLink(r.Context(), who.Pseudonym, p.token.ID, ttl)
+	issued, err := s.reg.IssueSignInLink(r.Context(), subject.Pseudonym, p.token.ID, ttl)
 	if err != nil {
 		return inputError(err)
 	}
 	link := s.cfg.BaseURL + "/signin?token=" + url.QueryEscape(issued.Secret)
-	requestLogger(r.Context(), s.log).Info("sign-in link issued", "token", issued.Token.ID, "participant", who.Pseudonym, "issued_by", p.token.ID)
+	requestLogger(r.Context(), s.log).Info("sign-in link issued", "token", issued.Token.ID, "participant", subject.Pseudonym, "issued_by", p.token.ID)
 	writeJSON(w, http.StatusCreated, map[string]any{"url": link, "token": issued.Token.ID, "expiresAt": issued.Token.ExpiresAt})
 	return nil
 }
 
 func (s *Server) exportParticipant(w http.ResponseWriter, r *http.Request, p principal) error {
-	who, err := s.participantRef(r, p, r.PathValue("ref"))
+	subject, err := s.participantRef(r, p, r.PathValue("ref"))
 	if err != nil {
 		return err
 	}
-	return s.writeCopy(w, r, who.Pseudonym)
+	return s.writeCopy(w, r, subject.Pseudonym)
 }
 
 // writeCopy sends a zip of everything the registry holds about a
@@ -330,6 +331,7 @@ func (s *Server) writeCopy(w http.ResponseWriter, r *http.Request, pseudonym str
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="steward-%s.zip"`, pseudonym))
 	w.Header().Set("Cache-Control", "no-store")
+
 	zw := zip.NewWriter(w)
 	f, err := zw.Create("metadata.json")
 	if err != nil {
@@ -377,7 +379,7 @@ type ErasureRequest struct {
 }
 
 func (s *Server) erase(w http.ResponseWriter, r *http.Request, p principal) error {
-	who, err := s.participantRef(r, p, r.PathValue("ref"))
+	subject, err := s.participantRef(r, p, r.PathValue("ref"))
 	if err != nil {
 		return err
 	}
@@ -388,7 +390,7 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request, p principal) erro
 	if !req.Confirm {
 		return newError(http.StatusBadRequest, `erasure cannot be undone: send {"confirm": true}`)
 	}
-	rep, err := s.eraseParticipant(r, p, who.Pseudonym)
+	rep, err := s.eraseParticipant(r, p, subject.Pseudonym)
 	if err != nil {
 		return err
 	}

@@ -134,7 +134,7 @@ type ReleaseRequest struct {
 	WithData bool       `json:"withData,omitempty"`
 }
 
-// releaseResult is the answer to a release build.
+// releaseResult is the response to a release build.
 type releaseResult struct {
 	Release    releaseJSON    `json:"release"`
 	Considered int            `json:"considered"`
@@ -169,8 +169,8 @@ func archiveFormat(r *http.Request) (string, error) {
 	return "", nil
 }
 
-// buildRelease builds a release. It answers with the bundle as a tar or
-// zip when the client asks for one (Accept or ?format=), with the build's
+// buildRelease builds a release. It responds with the bundle as a tar or
+// zip when the client requests one (Accept or ?format=), with the build's
 // summary in the Steward-Release header; else with the summary as JSON.
 func (s *Server) buildRelease(w http.ResponseWriter, r *http.Request, _ principal) error {
 	var req ReleaseRequest
@@ -418,6 +418,9 @@ func (s *Server) acknowledge(w http.ResponseWriter, r *http.Request, p principal
 		}
 		licensee = p.token.Licensee
 	}
+
+	// A notice of a release the caller may not see is refused like one
+	// that does not exist.
 	id := r.PathValue("id")
 	errNotice := newError(http.StatusNotFound, "notice %q not found", id)
 	var n storage.Notice
@@ -436,6 +439,7 @@ func (s *Server) acknowledge(w http.ResponseWriter, r *http.Request, p principal
 	if err != nil {
 		return err
 	}
+
 	ack, err := s.reg.Acknowledge(r.Context(), id, licensee)
 	if err != nil {
 		if strings.Contains(err.Error(), "already acknowledged") {

@@ -15,10 +15,10 @@ import (
 // callers are the roles the matrix walks, with "" for no token.
 var callers = append([]string{""}, registry.Roles...)
 
-// matrixRequest builds the request of a route for the role matrix: path
-// parameters name the caller's own scope (participant P001 of site-a,
-// acme's release and notice), and bodies are harmless or invalid, so an
-// allowed call changes little and a refused one nothing.
+// matrixRequest builds the request of a route for the role matrix. Path
+// parameters name the caller's own scope: participant P001 of site-a, and
+// acme's release and notice. Bodies are harmless or invalid, so an allowed
+// call changes little and a rejected one nothing.
 func (h *harness) matrixRequest(rt *route, notice string) (path, contentType string, body []byte) {
 	h.t.Helper()
 	path = rt.path
@@ -123,7 +123,7 @@ func (h *harness) missingReleaseBody(rt *route) []byte {
 	return raw
 }
 
-// checkStatusesDocumented fails for any status a route answered that its
+// checkStatusesDocumented fails for any status a route responded with that its
 // table entry, and so api/openapi.yaml, does not list.
 func (h *harness) checkStatusesDocumented() {
 	h.t.Helper()
@@ -138,7 +138,7 @@ func (h *harness) checkStatusesDocumented() {
 	}
 }
 
-// TestReleaseFilesRevealNothing asks for the file list, bundle, notices
+// TestReleaseFilesRevealNothing requests the file list, bundle, notices
 // and summary of globex's release as acme, with no token, and of a release
 // that does not exist: the status and the body are the same every time.
 func TestReleaseFilesRevealNothing(t *testing.T) {

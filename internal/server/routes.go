@@ -16,7 +16,7 @@ import (
 type route struct {
 	method  string
 	path    string // a net/http pattern path, such as /api/v1/releases/{id}
-	summary string // what the operation does, as the end of "a ROLE token may not ..."
+	summary string // the operation, worded to end "a ROLE token may not ..."
 	// roles may call the route; public routes take no token at all.
 	roles  []string
 	public bool
@@ -26,9 +26,9 @@ type route struct {
 	// long routes upload, build or download much, and get the long timeout.
 	long bool
 	// page routes are participant pages: they authenticate by session
-	// cookie and answer in HTML.
+	// cookie and respond in HTML.
 	page bool
-	// statuses lists every status the route answers with, which
+	// statuses lists every status the route responds with, which
 	// api/openapi.yaml documents and the tests check.
 	statuses []int
 	handle   func(s *Server, w http.ResponseWriter, r *http.Request, p principal) error
@@ -44,7 +44,7 @@ var (
 	logRoles     = []string{registry.RoleAdmin, registry.RoleAuditor}
 )
 
-// Status sets: what every authenticated route can answer besides its own.
+// Statuses of the route table.
 const (
 	ok        = http.StatusOK
 	created   = http.StatusCreated

@@ -57,7 +57,7 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 	pages   *pageTemplates
-	// observe, when set by tests, sees the status of every request.
+	// observe, when set by tests, receives the status of every request.
 	observe func(rt *route, status int)
 }
 
