@@ -223,6 +223,17 @@ func (p Policy) check() []string {
 }
 
 func (p *Policy) fillDefaults() {
+	// Empty lists and maps are left out of the stored JSON and read back as
+	// nil. Making them nil here keeps a policy equal to itself read back.
+	if len(p.PerTask) == 0 {
+		p.PerTask = nil
+	}
+	if len(p.Bonuses) == 0 {
+		p.Bonuses = nil
+	}
+	if len(p.Benefits) == 0 {
+		p.Benefits = nil
+	}
 	if p.PerSample == nil {
 		p.PerSample = map[string]int64{}
 	}

@@ -154,8 +154,10 @@ func (r *Registry) recordConsent(ctx context.Context, ref string, rec consent.Re
 		if err := w.tx.InsertConsentRecord(ctx, rec, idx); err != nil {
 			return err
 		}
-		_, err = r.issueNotices(ctx, w, p.Pseudonym)
-		return err
+		if _, err = r.issueNotices(ctx, w, p.Pseudonym); err != nil {
+			return err
+		}
+		return r.settleParticipant(ctx, w, p.Pseudonym)
 	})
 	return rec, err
 }

@@ -270,7 +270,10 @@ func (r *Registry) commitBatch(ctx context.Context, w *writer, people map[[2]str
 		}
 		rep.Samples = append(rep.Samples, reg)
 	}
-	return w.tx.InsertSamples(ctx, fresh)
+	if err := w.tx.InsertSamples(ctx, fresh); err != nil {
+		return err
+	}
+	return r.reserveCompensation(ctx, w, fresh)
 }
 
 func (r *Registry) commitParticipant(ctx context.Context, w *writer, pp *plannedParticipant, rep *RegisterReport) error {

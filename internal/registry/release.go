@@ -15,6 +15,7 @@ import (
 	"github.com/steward-rehab/steward/internal/content"
 	"github.com/steward-rehab/steward/internal/event"
 	"github.com/steward-rehab/steward/internal/ident"
+	"github.com/steward-rehab/steward/internal/ledger"
 	"github.com/steward-rehab/steward/internal/participant"
 	"github.com/steward-rehab/steward/internal/provenance"
 	"github.com/steward-rehab/steward/internal/release"
@@ -109,6 +110,10 @@ func (r *Registry) logRelease(ctx context.Context, w *writer, purpose consent.Pu
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return nil, err
 	}
+	comp, err := releaseCompensation(ctx, w.tx, purpose.Tier)
+	if err != nil {
+		return nil, err
+	}
 	h := release.Header{
 		Release:          ident.New(ident.Release),
 		Origin:           r.Origin(),
@@ -119,6 +124,7 @@ func (r *Registry) logRelease(ctx context.Context, w *writer, purpose consent.Pu
 		ConsentDocuments: docEvents,
 		Licensee:         licensee,
 		Replaces:         previous.ID,
+		Compensation:     comp,
 	}
 	tmp, err := os.CreateTemp("", "steward-manifest-*.json")
 	if err != nil {
@@ -137,7 +143,7 @@ func (r *Registry) logRelease(ctx context.Context, w *writer, purpose consent.Pu
 	defer metaTmp.Close()
 	meta := release.NewMetadataWriter(metaTmp, h)
 
-	sel := &selector{r: r, tx: w.tx, h: h, lib: lib, mw: release.NewManifestWriter(tmp, h), stats: release.NewStats(meta.Add),
+	sel := &selector{r: r, w: w, tx: w.tx, h: h, lib: lib, mw: release.NewManifestWriter(tmp, h), stats: release.NewStats(meta.Add),
 		credits: map[string]*release.Attribution{}, trailer: release.Trailer{Selection: release.Selection{Excluded: map[string]int{}}}}
 	if err := sel.run(ctx, modalities); err != nil {
 		return nil, err
@@ -185,6 +191,11 @@ func (r *Registry) logRelease(ctx context.Context, w *writer, purpose consent.Pu
 	if err := w.tx.AddReleaseSamples(ctx, rel.ID, sel.ids); err != nil {
 		return nil, err
 	}
+	if comp != nil {
+		if err := w.tx.InsertReleasePolicy(ctx, rel.ID, comp.Policy); err != nil {
+			return nil, err
+		}
+	}
 	return &ReleaseResult{Release: rel, Header: h, Trailer: t, Stats: sel.stats}, nil
 }
 
@@ -229,6 +240,7 @@ const selectorChunk = 500
 // manifest, a chunk of participants at a time so memory stays bounded.
 type selector struct {
 	r       *Registry
+	w       *writer
 	tx      storage.Tx
 	h       release.Header
 	lib     consent.Library
@@ -240,6 +252,12 @@ type selector struct {
 
 	pending []storage.Sample
 	people  int
+
+	// The data checks and per-sample payments of the pending samples, and
+	// the per-use transfers of the decided ones not yet stored.
+	checks   map[string]storage.SampleCheck
+	payments map[string]storage.SampleCompensation
+	uses     []ledger.Transfer
 }
 
 func (s *selector) run(ctx context.Context, modalities []string) error {
@@ -280,10 +298,17 @@ func (s *selector) flush(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.lookupCompensation(ctx); err != nil {
+		return err
+	}
+
 	for _, smp := range s.pending {
 		if err := s.decide(smp, histories[smp.Participant], people[smp.Participant].Attributes); err != nil {
 			return err
 		}
+	}
+	if err := s.storeUses(ctx); err != nil {
+		return err
 	}
 	s.pending, s.people = s.pending[:0], 0
 	return nil
@@ -295,7 +320,14 @@ func (s *selector) decide(smp storage.Sample, records []consent.Record, attrs pa
 		s.trailer.Selection.Excluded[reason]++
 		return nil
 	}
+	if reason := s.compensationReason(smp); reason != "" {
+		s.trailer.Selection.Excluded[reason]++
+		return nil
+	}
 	ms := manifestSample(smp, attrs, records)
+	if err := s.addCompensation(&ms, smp); err != nil {
+		return err
+	}
 	if err := s.mw.Add(ms); err != nil {
 		return err
 	}
@@ -442,12 +474,16 @@ func evidenceIndexes(open func() (io.ReadCloser, error), releaseIndex uint64) ([
 	h, _, err := release.DecodeManifest(rc, func(_ release.Header, s release.Sample) error {
 		indexes = append(indexes, s.Evidence.Registration)
 		indexes = append(indexes, s.Evidence.Consent...)
+		indexes = append(indexes, s.Evidence.Compensation...)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("stored manifest: %w", err)
 	}
 	indexes = append(indexes, h.ConsentDocuments...)
+	if h.Compensation != nil {
+		indexes = append(indexes, h.Compensation.Event)
+	}
 	slices.Sort(indexes)
 	return slices.Compact(indexes), nil
 }

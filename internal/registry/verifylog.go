@@ -217,6 +217,8 @@ func (r *Registry) checkEntry(idx uint64, entry []byte, rep *LogReport) eventRef
 		if err := ev.DecodeData(&d); err == nil {
 			ref.key, ref.sum = d.Release, d.ManifestDigest
 		}
+	default:
+		ref.key, ref.sum = compensationEventRef(ev)
 	}
 	if idx == 0 && ev.Type != event.TypeLogCreated {
 		rep.fail("event 0 is %s, want log.created", ev.Type)
@@ -289,5 +291,5 @@ func checkProjections(ctx context.Context, tx storage.ReadTx, events map[uint64]
 			}
 		}
 	}
-	return nil
+	return checkCompensationProjections(ctx, tx, expect)
 }

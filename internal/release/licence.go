@@ -15,6 +15,8 @@ type Licence struct {
 	ProhibitedUses []string      `json:"prohibitedUses"`
 	Duties         []string      `json:"duties"`
 	Attribution    []Attribution `json:"attribution"`
+	// Compensation states what the participants were and are paid.
+	Compensation *LicenceCompensation `json:"compensation,omitempty"`
 }
 
 var allowedUses = map[string][]string{
@@ -50,7 +52,8 @@ func NewLicence(h Header, attribution []Attribution) Licence {
 			"delete the samples named in any revocation notice for this release, and retrain models that used them",
 			"apply these terms to any derived dataset",
 		},
-		Attribution: nonNil(attribution),
+		Attribution:  nonNil(attribution),
+		Compensation: licenceCompensation(h.Compensation, licenceSamples(attribution)),
 	}
 }
 

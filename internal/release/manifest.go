@@ -57,6 +57,9 @@ type Header struct {
 	Licensee         string   `json:"licensee"`
 	// Replaces is the previous release of the same selection, if any.
 	Replaces string `json:"replaces"`
+	// Compensation is the compensation terms, nil for a release built
+	// while the registry had no compensation policy.
+	Compensation *Compensation `json:"compensation,omitempty"`
 }
 
 // Trailer follows the samples in manifest.json: facts known only once every
@@ -130,6 +133,10 @@ type Demographics struct {
 type Evidence struct {
 	Registration uint64   `json:"registration"`
 	Consent      []uint64 `json:"consent"`
+	// Compensation are the ledger transfers that paid for the sample: its
+	// per-sample payment reserved and posted, and the licensee's per-use
+	// payment for this release. Empty without compensation terms.
+	Compensation []uint64 `json:"compensation,omitempty"`
 }
 
 // DataFile returns the bundle path of a sample's recording.
@@ -164,6 +171,9 @@ func NewManifestWriter(w io.Writer, h Header) *ManifestWriter {
 	mw.field("consentDocuments", nonNilIndexes(h.ConsentDocuments), true)
 	mw.field("licensee", h.Licensee, true)
 	mw.field("replaces", h.Replaces, true)
+	if h.Compensation != nil {
+		mw.field("compensation", h.Compensation, true)
+	}
 	mw.write(`  "samples": [`)
 	return mw
 }
@@ -288,7 +298,7 @@ func DecodeManifest(r io.Reader, fn func(Header, Sample) error) (Header, Trailer
 		target := map[string]any{
 			"release": &h.Release, "origin": &h.Origin, "purpose": &h.Purpose, "tier": &h.Tier,
 			"modalities": &h.Modalities, "builtAt": &h.BuiltAt, "consentDocuments": &h.ConsentDocuments,
-			"licensee": &h.Licensee, "replaces": &h.Replaces, "version": &t.Version,
+			"licensee": &h.Licensee, "replaces": &h.Replaces, "compensation": &h.Compensation, "version": &t.Version,
 			"selection": &t.Selection, "attribution": &t.Attribution, "documents": &t.Documents,
 		}[key]
 		if target == nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/steward-rehab/steward/internal/consent"
+	"github.com/steward-rehab/steward/internal/ledger"
 )
 
 // LicenceJSONLDFile is the bundle path of the machine-readable terms.
@@ -132,6 +133,7 @@ var odrlContext = object{
 	"operator":              object{"@type": "@vocab", "@id": "odrl:operator"},
 	"rightOperand":          "odrl:rightOperand",
 	"rightOperandReference": object{"@type": "xsd:anyURI", "@id": "odrl:rightOperandReference"},
+	"unit":                  object{"@type": "@id", "@id": "odrl:unit"},
 
 	"dateTime":  "odrl:dateTime",
 	"event":     "odrl:event",
@@ -273,22 +275,44 @@ func (p policyParts) attributeDuty() object {
 	return object{"action": "attribute", "attributedParty": sources}
 }
 
-// compensateDuty is due per use. The amount is a reference to the
-// registry's compensation policy.
-//
-// NOTE: Steward posts no licensee payments yet and publishes no
-// compensation policy at that IRI, so the amount cannot be resolved.
+// compensateDuty is due per use: the licensee pays the per-use amount of
+// the release's compensation terms for each sample. Without terms the
+// amount is a reference to the registry's compensation policy.
 func (p policyParts) compensateDuty() object {
+	usage := object{"leftOperand": "event", "operator": "eq", "rightOperand": object{"@id": "odrl:policyUsage"}}
+	c := p.h.Compensation
+	if c == nil {
+		return object{
+			"action":           "compensate",
+			"compensatedParty": p.registry,
+			"dct:description":  "per-use: compensation is due for each use, in the amount the registry's compensation policy sets.",
+			"constraint": []any{
+				object{"leftOperand": "payAmount", "operator": "eq", "rightOperandReference": CompensationPolicyIRI(p.h.Origin)},
+				usage,
+			},
+		}
+	}
+	samples := licenceSamples(p.attribution)
+	total := c.PerUse * int64(samples)
 	return object{
 		"action":           "compensate",
 		"compensatedParty": p.registry,
-		"dct:description":  "per-use: compensation is due for each use, in the amount the registry's compensation policy sets.",
+		"dct:description": fmt.Sprintf("per-use: %s for each of the %d samples, %s in all, under compensation policy %s; the registry passes it on to the participants.",
+			ledger.FormatAmount(c.PerUse, c.Currency), samples, ledger.FormatAmount(total, c.Currency), c.Policy),
 		"constraint": []any{
-			object{"leftOperand": "payAmount", "operator": "eq", "rightOperandReference": CompensationPolicyIRI(p.h.Origin)},
-			object{"leftOperand": "event", "operator": "eq", "rightOperand": object{"@id": "odrl:policyUsage"}},
+			object{
+				"leftOperand": "payAmount", "operator": "eq",
+				"rightOperand": object{"@value": ledger.FormatDecimal(total, c.Currency), "@type": "xsd:decimal"},
+				"unit":         CurrencyIRI(c.Currency),
+			},
+			usage,
 		},
 	}
 }
+
+// CurrencyIRI returns the profile term of an ISO 4217 currency, the unit of
+// a payAmount.
+func CurrencyIRI(code string) string { return ProfileNamespace + "currency-" + code }
 
 func (p policyParts) deleteDuty() object {
 	return object{

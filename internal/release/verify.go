@@ -36,7 +36,12 @@ type Report struct {
 	// Attested counts the files whose digest the signed attestation states
 	// and that matched it.
 	Attested int
-	Problems []string
+	// CompensationPolicy is the policy the release states, empty for a
+	// release without compensation terms. Compensated counts the samples
+	// whose payment events were all found and proven.
+	CompensationPolicy string
+	Compensated        int
+	Problems           []string
 }
 
 // OK reports whether nothing failed.
@@ -96,9 +101,16 @@ func Verify(dir, verifierKey string) (*Report, error) {
 	h, t, err := DecodeManifest(io.TeeReader(f, d), func(h Header, s Sample) error {
 		if lib == nil {
 			lib = documentLibrary(entries, h, rep)
+			if h.Compensation != nil {
+				rep.CompensationPolicy = h.Compensation.Policy
+				checkPolicyEvent(entries, h, rep)
+			}
 		}
 		rep.Samples++
 		checkSample(entries, lib, &h, &s, rep)
+		if h.Compensation != nil && checkCompensation(entries, &h, &s, rep) {
+			rep.Compensated++
+		}
 		if s.File != "" {
 			files[path.Clean(s.File)] = &Sample{ID: s.ID, Digest: s.Digest, Size: s.Size, File: s.File}
 		}

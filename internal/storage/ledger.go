@@ -140,6 +140,15 @@ type CompensationReader interface {
 	RevenueByReference(ctx context.Context, releaseID, reference string) (Revenue, error)
 	// Revenues calls fn for every revenue record in log order.
 	Revenues(ctx context.Context, fn func(Revenue) error) error
+	// ReleaseContributors returns the participants whose samples a release
+	// includes, with their number of samples, ordered by pseudonym.
+	ReleaseContributors(ctx context.Context, releaseID string) ([]Contributor, error)
+}
+
+// Contributor is a participant with samples in a release.
+type Contributor struct {
+	Participant string
+	Samples     int64
 }
 
 // CompensationWriter records policies, data checks, release policies and

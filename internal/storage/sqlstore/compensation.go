@@ -177,6 +177,24 @@ func (t *tx) Revenues(ctx context.Context, fn func(storage.Revenue) error) error
 	return nil
 }
 
+func (t *tx) ReleaseContributors(ctx context.Context, releaseID string) ([]storage.Contributor, error) {
+	rows, err := t.query(ctx, `SELECT s.participant, COUNT(*) FROM release_samples rs JOIN samples s ON s.id = rs.sample_id
+		WHERE rs.release_id = ? GROUP BY s.participant ORDER BY s.participant`, releaseID)
+	if err != nil {
+		return nil, fmt.Errorf("count the contributors of release %s: %w", releaseID, err)
+	}
+	defer rows.Close()
+	var out []storage.Contributor
+	for rows.Next() {
+		var c storage.Contributor
+		if err := rows.Scan(&c.Participant, &c.Samples); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 func (t *tx) InsertRevenue(ctx context.Context, r storage.Revenue) error {
 	_, err := t.exec(ctx, "INSERT INTO ledger_revenue ("+revenueColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		r.ID, r.Release, r.Reference, r.Payer, r.Amount, r.Currency, r.Policy, r.RoyaltyPool, formatTime(r.At), int64(r.EventIndex))

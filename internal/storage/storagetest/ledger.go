@@ -330,10 +330,19 @@ func testCompensationRecords(t *testing.T, s storage.Store) {
 		if err := tx.InsertParticipant(ctx, newParticipant("p-a", "ns", "A"), []byte("k")); err != nil {
 			return err
 		}
-		if err := tx.InsertSample(ctx, newSample("s-1", "p-a", "sha256:01", "voice", "")); err != nil {
+		if err := tx.InsertParticipant(ctx, newParticipant("p-b", "ns", "B"), []byte("k")); err != nil {
 			return err
 		}
+		for _, smp := range []storage.Sample{newSample("s-1", "p-a", "sha256:01", "voice", ""), newSample("s-2", "p-b", "sha256:02", "voice", ""),
+			newSample("s-3", "p-b", "sha256:03", "voice", ""), newSample("s-4", "p-b", "sha256:04", "voice", "")} {
+			if err := tx.InsertSample(ctx, smp); err != nil {
+				return err
+			}
+		}
 		if err := tx.InsertRelease(ctx, storage.Release{ID: "r-1", Purpose: "commercial", Modalities: []string{"voice"}, BuiltAt: at, EventIndex: 50}); err != nil {
+			return err
+		}
+		if err := tx.AddReleaseSamples(ctx, "r-1", []string{"s-1", "s-2", "s-3"}); err != nil {
 			return err
 		}
 		for _, p := range []storage.StoredPolicy{policy(1, 10), policy(2, 20)} {
@@ -411,6 +420,13 @@ func testCompensationRecords(t *testing.T, s storage.Store) {
 		}
 		if _, err := tx.Revenue(ctx, "v-9"); !errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("missing revenue: %v", err)
+		}
+		contributors, err := tx.ReleaseContributors(ctx, "r-1")
+		if err != nil {
+			return err
+		}
+		if fmt.Sprint(contributors) != "[{p-a 1} {p-b 2}]" {
+			return fmt.Errorf("contributors %v, want p-a with 1 sample and p-b with 2", contributors)
 		}
 		return nil
 	})
