@@ -167,8 +167,8 @@ type ParticipantWriter interface {
 	// UpdateAttributes replaces a participant's attributes and salt.
 	UpdateAttributes(ctx context.Context, pseudonym string, attrs participant.Attributes, salt []byte) error
 	// EraseParticipant destroys the participant's data key, source id,
-	// attributes and salt, clears their samples' sources and recording
-	// locations, and marks them erased at the given time. The pseudonym,
+	// attributes, salt and bank details, clears their samples' sources and
+	// recording locations, and marks them erased at the given time. The pseudonym,
 	// the sample rows and the consent history stay: they hold no identity
 	// and project events of the log.
 	EraseParticipant(ctx context.Context, pseudonym string, at time.Time) error

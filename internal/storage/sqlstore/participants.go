@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -170,6 +171,10 @@ func (t *tx) EraseParticipant(ctx context.Context, pseudonym string, at time.Tim
 	}
 	if _, err := t.exec(ctx, "UPDATE samples SET source = ?, blob_key = ?, blob_offset = 0, blob_length = 0 WHERE participant = ?", "{}", "", pseudonym); err != nil {
 		return fmt.Errorf("erase samples of %s: %w", pseudonym, err)
+	}
+	// Bank details are direct identifiers too. The payments stay.
+	if err := t.DeletePayee(ctx, pseudonym); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("erase bank details of %s: %w", pseudonym, err)
 	}
 	return nil
 }

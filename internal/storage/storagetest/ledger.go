@@ -26,6 +26,7 @@ var ledgerTests = []struct {
 	{"LedgerTransfersAcrossPages", testLedgerTransfersAcrossPages},
 	{"CompensationRecords", testCompensationRecords},
 	{"Payouts", testPayouts},
+	{"ErasureDeletesPayee", testErasureDeletesPayee},
 }
 
 // eventIndexes hands out distinct event indexes, which the transfer table
@@ -529,5 +530,40 @@ func testPayouts(t *testing.T, s storage.Store) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testErasureDeletesPayee erases a participant with bank details: the
+// details go, the ledger stays.
+func testErasureDeletesPayee(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	at := time.Date(2026, 5, 3, 9, 0, 0, 0, time.UTC)
+	p := ledger.ParticipantAccount("p-a")
+	err := s.Update(ctx, func(tx storage.Tx) error {
+		if err := tx.InsertParticipant(ctx, newParticipant("p-a", "ns", "A"), []byte("k")); err != nil {
+			return err
+		}
+		if err := tx.PutPayee(ctx, storage.Payee{Participant: "p-a", Name: "Ada", IBAN: "GB29NWBK60161331926819", Salt: []byte("s"), UpdatedAt: at, EventIndex: 5}); err != nil {
+			return err
+		}
+		return tx.InsertTransfers(ctx, []ledger.Transfer{Transfer("fund", ledger.PhasePosted, ledger.Clinic, p, 60)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(ctx, func(tx storage.Tx) error { return tx.EraseParticipant(ctx, "p-a", at) }); err != nil {
+		t.Fatal(err)
+	}
+	err = s.View(ctx, func(tx storage.ReadTx) error {
+		if _, err := tx.Payee(ctx, "p-a"); !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("bank details after erasure: %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := account(t, s, p); a.Balance() != 60 {
+		t.Errorf("balance after erasure %d, want 60", a.Balance())
 	}
 }
