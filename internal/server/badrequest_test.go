@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -106,5 +109,33 @@ func TestMetricsCountRequests(t *testing.T) {
 	}
 	if strings.Contains(text, h.releases["acme"]) {
 		t.Error("metrics name a release id")
+	}
+}
+
+// TestSlowBodyTimesOut sends half a body and stalls: the server responds
+// 503 once the request timeout passes, instead of holding the connection.
+func TestSlowBodyTimesOut(t *testing.T) {
+	h := newHarness(t)
+	h.srv.cfg.RequestTimeout = 300 * time.Millisecond
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	path := "/api/v1/participants/" + h.people["P001"] + "/consent/withdrawals"
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"tiers\":", path, h.tokens[registry.RoleAdmin])
+
+	start := time.Now()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no response to a stalled body: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("stalled body: %d, want 503", resp.StatusCode)
+	}
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("the server responded after %s, want about the 300 ms timeout", elapsed)
 	}
 }

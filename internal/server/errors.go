@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/steward-rehab/steward/internal/provenance"
@@ -65,8 +66,10 @@ func classify(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than the limit of %d bytes", tooLarge.Limit)
 	case errors.Is(err, registry.ErrUnauthenticated):
 		return http.StatusUnauthorized, "invalid or expired token: ask for a new one"
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return http.StatusServiceUnavailable, "the request timed out: try again, or with a smaller request"
+	case errors.Is(err, context.Canceled):
+		return http.StatusServiceUnavailable, "the request was cancelled"
 	case errors.Is(err, storage.ErrNotFound):
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, storage.ErrConflict):
@@ -83,9 +86,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := classify(err)
 	log := requestLogger(r.Context(), s.log)
 	s.metrics.errors.WithLabelValues(fmt.Sprint(status)).Inc()
-	if status >= 500 {
+	switch {
+	case errors.Is(err, context.Canceled):
+		log.Debug("client went away", "status", status, "error", err)
+	case status >= 500:
 		log.Error("request failed", "status", status, "error", err)
-	} else {
+	default:
 		log.Debug("request rejected", "status", status, "error", err)
 	}
 	if status == http.StatusUnauthorized {
@@ -133,7 +139,7 @@ func jsonError(err error) error {
 	var typ *json.UnmarshalTypeError
 	var tooLarge *http.MaxBytesError
 	switch {
-	case errors.As(err, &tooLarge):
+	case errors.As(err, &tooLarge), errors.Is(err, os.ErrDeadlineExceeded):
 		return err
 	case errors.Is(err, io.EOF):
 		return newError(http.StatusBadRequest, "empty request body: send a JSON object")

@@ -206,6 +206,12 @@ func (s *Server) wrap(rt *route) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		r = r.WithContext(ctx)
+		// The context ends the handler's own work; the deadlines also end a
+		// client that sends or reads the body too slowly. A writer without
+		// deadlines, such as a test recorder, is left as it is.
+		rc := http.NewResponseController(sw)
+		_ = rc.SetReadDeadline(time.Now().Add(timeout))
+		_ = rc.SetWriteDeadline(time.Now().Add(timeout + 5*time.Second))
 
 		if err := s.serveRoute(sw, r, rt); err != nil {
 			if rt.page {

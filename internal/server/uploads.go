@@ -39,7 +39,7 @@ func (s *Server) extractUpload(w http.ResponseWriter, r *http.Request) (string, 
 		if err != nil {
 			cleanup()
 			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
+			if errors.As(err, &tooLarge) || errors.Is(err, os.ErrDeadlineExceeded) {
 				return "", nil, err
 			}
 			return "", nil, newError(http.StatusBadRequest, "invalid tar archive: %v", err)
