@@ -44,6 +44,12 @@ func newBrowser(t *testing.T) context.Context {
 	if _, err := exec.LookPath(chromiumPath); err != nil {
 		t.Skipf("%s not found: install Debian's chromium package (apt-get install -y chromium) to run the browser test", chromiumPath)
 	}
+	// The profile is removed after the browser exits, not by t.TempDir,
+	// whose cleanup can race with Chromium's last writes to it.
+	profile, err := os.MkdirTemp("", "steward-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Flag("headless", true),
@@ -54,13 +60,21 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1100, 900),
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	t.Cleanup(func() {
+		_ = chromedp.Cancel(ctx)
+		cancelTimeout()
+		cancel()
+		cancelAlloc()
+		if err := os.RemoveAll(profile); err != nil {
+			t.Logf("remove the browser profile %s: %v", profile, err)
+		}
+	})
 	if err := chromedp.Run(ctx); err != nil {
 		t.Fatalf("start %s: %v", chromiumPath, err)
 	}
