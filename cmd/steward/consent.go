@@ -52,6 +52,7 @@ func newGrantCommand(g *globals) *cobra.Command {
 				}
 				in.Until = &u
 			}
+
 			c, err := g.remote()
 			if err != nil {
 				return err
