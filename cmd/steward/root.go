@@ -62,6 +62,13 @@ The registry lives in $STEWARD_DIR (default ./steward-data).`,
 		newServeCommand(g),
 		newTokenCommand(g),
 		newParticipantCommand(g),
+		newPolicyCommand(g),
+		newSampleCommand(g),
+		newLedgerCommand(g),
+		newRevenueCommand(g),
+		newStatementCommand(g),
+		newPayoutCommand(g),
+		newPayeeCommand(g),
 	)
 	return root
 }

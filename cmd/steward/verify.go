@@ -19,8 +19,11 @@ func newVerifyCommand() *cobra.Command {
 inclusion proof, the manifest against the release event, every document and
 data file against its digest, the registry's signed attestation of every file
 in the bundle (attestation.dsse.json), and each sample's consent by replaying
-the bundled consent history at the build time. Exits 1 and names every
-failure.`,
+the bundled consent history at the build time. When the release states
+compensation terms, each sample must carry its posted per-sample payment
+and, for a licensed release, the licensee's per-use payment, as events with
+inclusion proofs; a sample without them is reported. Exits 1 and names
+every failure.`,
 		Example: `  steward verify release-1 --key steward-data/log.pub`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -43,6 +46,7 @@ failure.`,
 				printf(cmd, "; the bundle carries no data files, only metadata was verified\n")
 			}
 			printf(cmd, "  attestation signed by %s covers all %d files\n", rep.Origin, rep.Attested)
+			printf(cmd, "  %s\n", rep.CompensationSummary())
 			return nil
 		},
 	}

@@ -89,6 +89,13 @@ const ppm = 1_000_000
 // RoyaltyPPM returns the royalty share in parts per million.
 func (p Policy) RoyaltyPPM() int64 { return int64(math.Round(p.RoyaltyShare * ppm)) }
 
+// RoyaltyPercent returns the royalty share as a percentage, such as 12.5 %.
+func (p Policy) RoyaltyPercent() string {
+	ppm := p.RoyaltyPPM()
+	s := strings.TrimRight(strings.TrimRight(fmt.Sprintf("%d.%04d", ppm/10000, ppm%10000), "0"), ".")
+	return s + " %"
+}
+
 // RoyaltyPool returns the part of revenue paid to contributors: revenue ×
 // share, rounded down to the minor unit. The rest goes to the platform.
 func (p Policy) RoyaltyPool(revenue int64) int64 {

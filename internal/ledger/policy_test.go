@@ -139,6 +139,14 @@ bonuses:
 	}
 }
 
+func TestRoyaltyPercent(t *testing.T) {
+	for share, want := range map[float64]string{0.10: "10 %", 0.125: "12.5 %", 0: "0 %", 1: "100 %", 0.000001: "0.0001 %"} {
+		if got := (Policy{RoyaltyShare: share}).RoyaltyPercent(); got != want {
+			t.Errorf("RoyaltyPercent(%v) = %q, want %q", share, got, want)
+		}
+	}
+}
+
 func TestRoyaltyPool(t *testing.T) {
 	p := Policy{RoyaltyShare: 0.10}
 	for _, c := range []struct{ revenue, want int64 }{{100000, 10000}, {99999, 9999}, {9, 0}, {0, 0}} {

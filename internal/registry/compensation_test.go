@@ -2,7 +2,9 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -264,8 +266,40 @@ func TestLicensedReleaseAndRoyalties(t *testing.T) {
 		t.Errorf("the same reference with another amount: %v, want a key conflict", err)
 	}
 
-	// The per-use payment in the manifest is what the verifier checks:
-	// removing it from the bundle's log entries fails verification.
+	// An export after later events carries the same evidence.
+	exported := filepath.Join(t.TempDir(), "export")
+	if err := r.ExportRelease(ctx, res.Release.ID, exported, false); err != nil {
+		t.Fatal(err)
+	}
+	if vrep, err := release.Verify(exported, r.VerifierKey()); err != nil || vrep.Compensated != 3 {
+		t.Errorf("exported bundle: %v, %d samples compensated", err, vrep.Compensated)
+	}
+
+	// Each payment event is evidence the verifier needs: without one of
+	// them in log/entries.jsonl the bundle fails.
+	var m release.Manifest
+	if _, _, err := release.DecodeManifest(openFile(t, filepath.Join(out, release.ManifestFile)), func(h release.Header, s release.Sample) error {
+		m.Samples = append(m.Samples, s)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	evidence := m.Samples[0].Evidence.Compensation
+	if len(evidence) != 3 {
+		t.Fatalf("evidence of %s: %v, want reserve, post and use", m.Samples[0].ID, evidence)
+	}
+	for i, idx := range evidence {
+		tampered := filepath.Join(t.TempDir(), "bundle")
+		if err := os.CopyFS(tampered, os.DirFS(out)); err != nil {
+			t.Fatal(err)
+		}
+		dropEntry(t, filepath.Join(tampered, release.EntriesFile), idx)
+		_, err := release.Verify(tampered, r.VerifierKey())
+		if err == nil || !strings.Contains(err.Error(), "compensation event") {
+			t.Errorf("bundle without payment event %d (%d of 3): %v, want a missing compensation event", idx, i+1, err)
+		}
+	}
+
 	verifyLedger(t, r)
 	verifyRegistry(t, r)
 }
@@ -470,6 +504,36 @@ func TestLedgerVerifyFindsTampering(t *testing.T) {
 				t.Errorf("verify after the edit did not report %q:\n%v", c.want, err)
 			}
 		})
+	}
+}
+
+func openFile(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// dropEntry removes the line of one event from a bundle's entries file.
+func dropEntry(t *testing.T, path string, index uint64) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.SplitAfter(string(raw), "\n") {
+		var e release.EntryProof
+		if json.Unmarshal([]byte(line), &e) == nil && e.Index == index {
+			continue
+		}
+		kept = append(kept, line)
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(kept, "")), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -30,20 +30,27 @@ type PayeeInput struct {
 	BIC  string
 }
 
-// checkPayee validates and normalises bank details.
-func checkPayee(in PayeeInput) (PayeeInput, error) {
+// Command-line flags of bank details, which errors name.
+var (
+	payeeFlags  = [3]string{"--name", "--iban", "--bic"}
+	debtorFlags = [3]string{"--debtor-name", "--debtor-iban", "--debtor-bic"}
+)
+
+// checkPayee validates and normalises bank details. Errors name the flag
+// of the field, from flags (name, IBAN, BIC).
+func checkPayee(in PayeeInput, flags [3]string) (PayeeInput, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" || utf8.RuneCountInString(in.Name) > 140 || strings.ContainsFunc(in.Name, unicode.IsControl) {
-		return in, fmt.Errorf("invalid account holder name: pass --name with 1 to 140 characters on one line")
+		return in, fmt.Errorf("invalid account holder name: pass %s with 1 to 140 characters on one line", flags[0])
 	}
 	iban, err := ledger.NormalizeIBAN(in.IBAN)
 	if err != nil {
-		return in, fmt.Errorf("--iban: %w", err)
+		return in, fmt.Errorf("%s: %w", flags[1], err)
 	}
 	in.IBAN = iban
 	if in.BIC != "" {
 		if in.BIC, err = ledger.NormalizeBIC(in.BIC); err != nil {
-			return in, fmt.Errorf("--bic: %w", err)
+			return in, fmt.Errorf("%s: %w", flags[2], err)
 		}
 	}
 	return in, nil
@@ -64,7 +71,7 @@ func payeeDigest(salt []byte, in PayeeInput) string {
 // The details stay out of the log, which records a salted digest of them,
 // and erasing the participant deletes them.
 func (r *Registry) SetPayee(ctx context.Context, ref string, in PayeeInput) (storage.Payee, error) {
-	in, err := checkPayee(in)
+	in, err := checkPayee(in, payeeFlags)
 	if err != nil {
 		return storage.Payee{}, err
 	}
@@ -156,9 +163,9 @@ type PayoutResult struct {
 // Write the batch's file afterwards with PayoutFile: the batch is recorded
 // before any file exists, so a failure while writing loses nothing.
 func (r *Registry) CreatePayoutBatch(ctx context.Context, spec PayoutSpec) (*PayoutResult, error) {
-	debtor, err := checkPayee(PayeeInput(spec.Debtor))
+	debtor, err := checkPayee(PayeeInput(spec.Debtor), debtorFlags)
 	if err != nil {
-		return nil, fmt.Errorf("debtor account: %w", err)
+		return nil, fmt.Errorf("the registry's own bank account, which the bank debits: %w", err)
 	}
 	if spec.Currency != "" {
 		if _, err := ledger.LookupCurrency(spec.Currency); err != nil {
