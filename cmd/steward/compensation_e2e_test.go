@@ -293,7 +293,7 @@ func TestM4ConcurrentTransfers(t *testing.T) {
 			if posted != 1 || rejected != 1 {
 				t.Errorf("%d posted and %d rejected, want one of each", posted, rejected)
 			}
-			if balance := ledgerAccounts(t, c.run("ledger", "accounts"))["platform"][0]; balance != 2000/100 {
+			if balance := ledgerAccounts(t, c.run("ledger", "accounts"))["platform"][0]; balance != 20 {
 				t.Errorf("platform balance %d, want 20", balance)
 			}
 			c.run("ledger", "verify")

@@ -163,6 +163,43 @@ func TestPerSampleTriggers(t *testing.T) {
 	verifyRegistry(t, r)
 }
 
+// TestSettleWhenConsentBegins grants consent that begins next week: the
+// payment stays pending until then, and ledger settle posts it. A partial
+// withdrawal that leaves a tier in force voids nothing.
+func TestSettleWhenConsentBegins(t *testing.T) {
+	ctx := context.Background()
+	r, clk := newTestRegistry(t)
+	addTestPolicy(t, r)
+	samples := registerVoices(t, r, 30, "P1", "P2")
+	nextWeek := clk.now().Add(7 * 24 * time.Hour)
+	if _, err := r.Grant(ctx, "P1", GrantInput{Document: "v1", Tiers: []string{"research"}, Modalities: []string{"voice"}, From: nextWeek}); err != nil {
+		t.Fatal(err)
+	}
+	checkSample(t, r, samples["P1"], event.CheckPassed, "")
+	if got := paymentState(t, r, samples["P1"]); got != StatePending {
+		t.Fatalf("payment before the consent begins: %s, want pending", got)
+	}
+	if n, err := r.SettlePending(ctx); err != nil || n != 0 {
+		t.Fatalf("settle before the consent begins: %d decided, %v", n, err)
+	}
+	clk.advance(8 * 24 * time.Hour)
+	if n, err := r.SettlePending(ctx); err != nil || n != 1 {
+		t.Fatalf("settle after the consent began: %d decided, %v; want 1", n, err)
+	}
+	if got := paymentState(t, r, samples["P1"]); got != StatePosted {
+		t.Errorf("payment after settling: %s, want posted", got)
+	}
+
+	grantVoice(t, r, "P2")
+	if _, err := r.Withdraw(ctx, "P2", WithdrawInput{Tiers: []string{"commercial"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := paymentState(t, r, samples["P2"]); got != StatePending {
+		t.Errorf("payment after withdrawing one of two tiers: %s, want pending", got)
+	}
+	verifyLedger(t, r)
+}
+
 // TestSampleBeforePolicy registers a sample before any policy exists: it
 // has no payment until its data checks pass, which reserve one under the
 // policy then in force.
