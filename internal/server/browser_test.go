@@ -19,8 +19,19 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/steward-rehab/steward/internal/client"
+	"github.com/steward-rehab/steward/internal/event"
+	"github.com/steward-rehab/steward/internal/ledger"
 	"github.com/steward-rehab/steward/internal/registry"
 )
+
+// browserTestPolicy pays 500 cents per foot pressure recording and 100 per
+// commercial use. It was written for this test.
+const browserTestPolicy = `id: browser-test
+currency: EUR
+perSample: {pressure: 500, sensor: 400, voice: 300, video: 800}
+perUse: {commercial: 100, clinical: 50, research: 0}
+royaltyShare: 0.10
+`
 
 // chromiumPath is where Debian's chromium package installs the browser.
 const chromiumPath = "/usr/bin/chromium"
@@ -107,8 +118,15 @@ func TestParticipantPagesInBrowser(t *testing.T) {
 	ctx := context.Background()
 	admin := h.client(registry.RoleAdmin)
 
-	// The registry: gaitpdb imported through the API, GaPt03's consent, and
-	// a release for acme.
+	// The registry: a compensation policy, gaitpdb imported through the
+	// API, GaPt03's consent, and a release for acme.
+	policy, err := ledger.ParsePolicy("policy.yaml", []byte(browserTestPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.reg.AddPolicy(ctx, policy); err != nil {
+		t.Fatal(err)
+	}
 	res, err := admin.Import(ctx, "gaitpdb", data)
 	if err != nil {
 		t.Fatalf("import gaitpdb: %v", err)
@@ -116,6 +134,15 @@ func TestParticipantPagesInBrowser(t *testing.T) {
 	t.Logf("imported %d samples of gaitpdb", len(res.Samples))
 	grant := map[string]any{"document": "v1", "tiers": []string{"research", "commercial"}, "modalities": []string{"pressure"}}
 	if _, err := admin.Grant(ctx, "GaPt03", grant); err != nil {
+		t.Fatal(err)
+	}
+	// Under a policy a sample is released only once its data checks passed,
+	// which posts its payment.
+	var samples []string
+	for _, s := range res.Samples {
+		samples = append(samples, s.Sample)
+	}
+	if _, err := h.reg.CheckSamples(ctx, samples, event.CheckPassed, ""); err != nil {
 		t.Fatal(err)
 	}
 	built, err := admin.BuildRelease(ctx, client.ReleaseRequest{Purpose: "commercial", Modalities: []string{"pressure"}, Licensee: "acme"}, filepath.Join(t.TempDir(), "bundle"))
@@ -217,9 +244,24 @@ func TestParticipantPagesInBrowser(t *testing.T) {
 		t.Errorf("the data page does not show the notice:\n%s", main)
 	}
 
-	// The payments page states plainly that payments are not available.
-	if err := chromedp.Run(browser, chromedp.Navigate(h.ts.URL+"/me/payments"), chromedp.WaitVisible(`#not-yet`, chromedp.ByQuery), shot("06-payments")); err != nil {
+	// The payments page shows the ledger's statement: the recording's
+	// payment and the payment for its use in acme's release.
+	if err := chromedp.Run(browser, chromedp.Navigate(h.ts.URL+"/me/payments"), chromedp.WaitVisible(`#pay-EUR`, chromedp.ByQuery), shot("06-payments")); err != nil {
 		t.Fatal(err)
+	}
+	st, err := h.reg.Statement(ctx, "GaPt03")
+	if err != nil || len(st.Currencies) != 1 {
+		t.Fatalf("statement of GaPt03: %v, %+v", err, st)
+	}
+	payments := text("main")
+	for _, want := range []string{
+		"Credited to you so far", ledger.FormatAmount(st.Currencies[0].Earned, "EUR"),
+		ledger.FormatAmount(st.Currencies[0].Pending, "EUR"),
+		"For the use of your recording", built.Release.ID,
+	} {
+		if !strings.Contains(payments, want) {
+			t.Errorf("the payments page does not show %q:\n%s", want, payments)
+		}
 	}
 
 	// Download the copy with the browser's session cookie.

@@ -428,10 +428,20 @@ func (s *Server) pagePayments(w http.ResponseWriter, r *http.Request, p principa
 	if !signedIn(w, r, p) {
 		return nil
 	}
-	// TODO: show the ledger's statement of the participant once the ledger
-	// package provides one; until then the page states that payments are not
-	// available and shows no numbers.
-	return s.render(w, r, http.StatusOK, "payments", "Your payments", p, nil)
+	st, err := s.reg.Statement(r.Context(), p.token.Participant)
+	if err != nil {
+		return err
+	}
+	sections := paymentSections(st)
+	for _, sec := range sections {
+		if !sec.Reconciles {
+			// The page then shows no numbers for that currency, because
+			// they could be wrong.
+			requestLogger(r.Context(), s.log).Error("statement does not reconcile with the ledger account",
+				"participant", p.token.Participant, "currency", sec.Currency)
+		}
+	}
+	return s.render(w, r, http.StatusOK, "payments", "Your payments", p, map[string]any{"Sections": sections})
 }
 
 func (s *Server) pageCopy(w http.ResponseWriter, r *http.Request, p principal) error {

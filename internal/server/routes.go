@@ -87,6 +87,7 @@ func table() []*route {
 		{method: "POST", path: "/api/v1/participants/{ref}/consent/fhir", summary: "import FHIR consent", roles: stewards, statuses: statuses(created, bad, unauth, forbidden, notFound, tooLarge), handle: (*Server).importConsentFHIR},
 		{method: "POST", path: "/api/v1/participants/{ref}/signin-links", summary: "issue sign-in links", roles: stewards, statuses: statuses(created, bad, unauth, forbidden, notFound), handle: (*Server).signInLink},
 		{method: "GET", path: "/api/v1/participants/{ref}/export", summary: "download a participant's data", roles: ownData, long: true, statuses: statuses(ok, unauth, forbidden, notFound), handle: (*Server).exportParticipant},
+		{method: "GET", path: "/api/v1/participants/{ref}/statement", summary: "read payment statements", roles: ownData, statuses: statuses(ok, unauth, forbidden, notFound), handle: (*Server).statement},
 		{method: "POST", path: "/api/v1/participants/{ref}/erasure", summary: "erase participants", roles: ownData, long: true, statuses: statuses(ok, bad, unauth, forbidden, notFound, tooLarge, mediaType), handle: (*Server).erase},
 
 		{method: "GET", path: "/api/v1/documents", summary: "list consent documents", roles: anyRole, statuses: statuses(ok, unauth), handle: (*Server).documents},
@@ -109,6 +110,7 @@ func table() []*route {
 		{method: "GET", path: "/api/v1/log/consistency", summary: "read proofs", roles: logRoles, statuses: statuses(ok, bad, unauth, forbidden), handle: (*Server).consistency},
 		{method: "POST", path: "/api/v1/log/checkpoints", summary: "sign checkpoints", roles: adminOnly, statuses: statuses(created, unauth, forbidden), handle: (*Server).signCheckpoint},
 		{method: "POST", path: "/api/v1/log/verification", summary: "verify the log", roles: logRoles, long: true, statuses: statuses(ok, bad, unauth, forbidden), handle: (*Server).verifyLog},
+		{method: "GET", path: "/api/v1/ledger/accounts", summary: "read ledger totals", roles: logRoles, statuses: statuses(ok, unauth, forbidden), handle: (*Server).ledgerAccounts},
 		{method: "POST", path: "/api/v1/gc", summary: "collect garbage", roles: adminOnly, long: true, statuses: statuses(ok, bad, unauth, forbidden), handle: (*Server).collectGarbage},
 
 		{method: "GET", path: "/", summary: "see the start page", public: true, page: true, statuses: statuses(ok, seeOther, notFound), handle: (*Server).pageHome},
