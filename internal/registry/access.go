@@ -105,7 +105,7 @@ func checkSpec(spec TokenSpec) error {
 	scoped := map[string]string{"--participant": spec.Participant, "--licensee": spec.Licensee, "--org": spec.Org}
 	for flag, value := range scoped {
 		if value != "" && need[spec.Role].flag != flag {
-			return fmt.Errorf("%s does not apply to a %s token", flag, spec.Role)
+			return fmt.Errorf("%s does not apply to %s tokens", flag, spec.Role)
 		}
 	}
 	return nil

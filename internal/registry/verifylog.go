@@ -217,6 +217,8 @@ func (r *Registry) checkEntry(idx uint64, entry []byte, rep *LogReport) eventRef
 		if err := ev.DecodeData(&d); err == nil {
 			ref.key, ref.sum = d.Release, d.ManifestDigest
 		}
+	case event.TypeAccessGranted, event.TypeAccessRevoked:
+		ref.key = accessEventRef(ev)
 	default:
 		ref.key, ref.sum = compensationEventRef(ev)
 	}
@@ -290,6 +292,9 @@ func checkProjections(ctx context.Context, tx storage.ReadTx, events map[uint64]
 				expect("acknowledgement", a.Notice+"/"+a.Licensee, a.EventIndex, event.TypeNoticeAcknowledged, "")
 			}
 		}
+	}
+	if err := checkAccessProjections(ctx, tx, expect); err != nil {
+		return err
 	}
 	return checkCompensationProjections(ctx, tx, expect)
 }
