@@ -207,20 +207,20 @@ func TestCompensationOnRealData(t *testing.T) {
 		t.Errorf("the balances of all accounts add up to %d, not 0", total)
 	}
 	var statements int64
-	for _, who := range []string{"GaPt03", "JuPt03", "SiPt02", "park1", "control1"} {
-		out := c.run("statement", who)
+	for _, participant := range []string{"GaPt03", "JuPt03", "SiPt02", "park1", "control1"} {
+		out := c.run("statement", participant)
 		m := statementSums.FindStringSubmatch(out)
 		if m == nil {
-			t.Fatalf("statement of %s has no sums:\n%s", who, out)
+			t.Fatalf("statement of %s has no sums:\n%s", participant, out)
 		}
 		earned, paidOut, balance, pending := minorUnits(t, m[1]), minorUnits(t, m[2]), minorUnits(t, m[3]), minorUnits(t, m[4])
 		account := accounts["participant:"+regexp.MustCompile(`participant (p-[0-9a-z]+)`).FindStringSubmatch(out)[1]]
 		if earned-paidOut != balance || balance != account[0] || pending != account[1] {
 			t.Errorf("statement of %s (earned %d, paid out %d, balance %d, pending %d) does not reconcile with its account %v:\n%s",
-				who, earned, paidOut, balance, pending, account, out)
+				participant, earned, paidOut, balance, pending, account, out)
 		}
 		if strings.Contains(out, "warning") {
-			t.Errorf("statement of %s warns:\n%s", who, out)
+			t.Errorf("statement of %s warns:\n%s", participant, out)
 		}
 		statements += balance
 	}

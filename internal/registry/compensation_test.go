@@ -80,9 +80,9 @@ func paymentState(t *testing.T, r *Registry, sample string) string {
 	return state
 }
 
-func grantVoice(t *testing.T, r *Registry, who string) {
+func grantVoice(t *testing.T, r *Registry, participant string) {
 	t.Helper()
-	_, err := r.Grant(context.Background(), who, GrantInput{Document: "v1", Tiers: []string{"research", "commercial"}, Modalities: []string{"voice"}})
+	_, err := r.Grant(context.Background(), participant, GrantInput{Document: "v1", Tiers: []string{"research", "commercial"}, Modalities: []string{"voice"}})
 	if err != nil {
 		t.Fatal(err)
 	}
