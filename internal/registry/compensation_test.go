@@ -392,6 +392,8 @@ func TestTransferRejectsOverdraft(t *testing.T) {
 		{Debit: "clinic", Credit: "bank", Amount: 1, Currency: "EUR", Key: "d"},
 		{Debit: "clinic", Credit: "platform", Amount: 1, Currency: "EUX", Key: "e"},
 		{Debit: "clinic", Credit: "platform", Amount: 1, Currency: "EUR"},
+		{Debit: "clinic", Credit: "platform", Amount: 0, Currency: "EUR", Key: "f"},
+		{Debit: "platform", Credit: "platform", Amount: 1, Currency: "EUR", Key: "g"},
 	} {
 		if _, _, err := r.Transfer(ctx, bad); err == nil {
 			t.Errorf("%+v accepted", bad)

@@ -99,6 +99,9 @@ func (r *Registry) Transfer(ctx context.Context, req TransferRequest) (ledger.Tr
 	if _, err := ledger.LookupCurrency(req.Currency); err != nil {
 		return ledger.Transfer{}, false, err
 	}
+	if req.Amount <= 0 {
+		return ledger.Transfer{}, false, fmt.Errorf("invalid amount %d: a transfer moves a positive number of minor units", req.Amount)
+	}
 	var out ledger.Transfer
 	var repeated bool
 	err := r.update(ctx, func(ctx context.Context, w *writer) error {
