@@ -1,0 +1,122 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+)
+
+// majorV2 is a consent document fixture: a major revision of the default v1
+// form that adds licensing to third parties.
+const majorV2 = `version: v2
+title: Consent to use my rehabilitation recordings
+language: en
+revision: major
+supersedes: v1
+changedPurposes: [commercial.third-party]
+tiers: [research, clinical, commercial]
+modalities: [video, voice, sensor, pressure]
+thirdPartyTransfer: true
+derivatives: true
+retentionYears: 10
+summary: |
+  As v1, and companies may also license your recordings to other companies.
+text: |
+  # Consent to use my rehabilitation recordings (version 2)
+
+  Everything in version 1 applies. New: if you allow commercial use,
+  companies may license your recordings to other companies.
+`
+
+var noticePattern = regexp.MustCompile(`notice (n-[a-z0-9]+) \(`)
+
+// TestConsentLifecycleOnRealData runs documents v1 and v2, grants under v1,
+// a release, a withdrawal and an invalidation, the revocation notices and
+// their acknowledgement, release status on the old bundle, the next major
+// release, a FHIR round trip into another registry, and verification of
+// both bundles, on the PhysioNet gaitpdb recordings.
+func TestConsentLifecycleOnRealData(t *testing.T) {
+	c := newCLI(t)
+	c.run("init")
+	c.run("import", "gaitpdb", sharedData(t, "physionet-gaitpdb"))
+	pub := filepath.Join(c.dir, "log.pub")
+	docs := t.TempDir()
+	v2 := filepath.Join(docs, "consent-v2.yaml")
+	if err := os.WriteFile(v2, []byte(majorV2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, c.run("consent", "document", "add", v2), "registered consent document v2 (major revision")
+	mustContain(t, c.run("consent", "document", "list"), "v1", "v2", "changes commercial.third-party")
+
+	start := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+	for _, p := range []string{"GaPt03", "JuPt03", "SiPt02"} {
+		c.run("consent", "grant", p, "--document", "v1", "--tiers", "research,commercial", "--modalities", "pressure", "--signed", start, "--from", start)
+	}
+	out := c.run("consent", "show", "SiPt02")
+	grant := regexp.MustCompile(`(c-[a-z0-9]+) grant permit`).FindStringSubmatch(out)
+	if grant == nil {
+		t.Fatalf("no grant in:\n%s", out)
+	}
+
+	// v1 grants do not cover what v2 added.
+	third := filepath.Join(t.TempDir(), "third-party")
+	mustContain(t, c.run("release", "build", "--purpose", "commercial.third-party", "--modality", "pressure", "--out", third),
+		"0 of 7 samples", "purpose changed by a major revision not yet signed")
+
+	bundle1 := filepath.Join(t.TempDir(), "release-1")
+	out = c.run("release", "build", "--purpose", "commercial", "--modality", "pressure", "--licensee", "acme", "--out", bundle1, "--with-data")
+	mustContain(t, out, "version 1.0.0: 4 of 7 samples")
+
+	c.run("consent", "withdraw", "JuPt03", "--tiers", "commercial")
+	c.run("consent", "invalidate", "SiPt02", grant[1], "--authority", "ethics board", "--reason", "signed without capacity")
+
+	out = c.run("release", "status", bundle1)
+	mustContain(t, out, "narrowed; delete 2 samples", "invalidated; delete-and-retrain 1 samples", "3 of 4 samples revoked since")
+	notices := noticePattern.FindAllStringSubmatch(out, -1)
+	if len(notices) != 2 {
+		t.Fatalf("notices in:\n%s", out)
+	}
+	for _, n := range notices {
+		mustContain(t, c.run("release", "ack", n[1], "--licensee", "acme"), "acknowledgement of "+n[1]+" by acme")
+	}
+	mustContain(t, c.run("release", "status", bundle1), "acknowledged by acme")
+	mustContain(t, c.fail("release", "ack", notices[0][1], "--licensee", "acme"), "already acknowledged")
+
+	bundle2 := filepath.Join(t.TempDir(), "release-2")
+	out = c.run("release", "build", "--purpose", "commercial", "--modality", "pressure", "--licensee", "acme", "--out", bundle2, "--with-data")
+	mustContain(t, out, "version 2.0.0: 1 of 7 samples", "replaces r-", "consent withdrawn", "consent invalidated")
+
+	for _, b := range []string{bundle1, bundle2} {
+		mustContain(t, c.run("verify", b, "--key", pub), "verified", "attestation signed")
+	}
+
+	// FHIR export, then import into a second registry holding the same
+	// recordings and consent documents: the decisions match at several
+	// times.
+	other := newCLI(t)
+	other.run("init")
+	other.run("import", "gaitpdb", sharedData(t, "physionet-gaitpdb"))
+	other.run("consent", "document", "add", v2)
+	for _, p := range []string{"GaPt03", "JuPt03", "SiPt02"} {
+		file := filepath.Join(t.TempDir(), p+".json")
+		c.run("consent", "export", p, "--fhir", "r5", "--out", file)
+		if p == "SiPt02" {
+			// Its only grant was invalidated: the export says so, and there
+			// is nothing in force to import.
+			mustContain(t, other.fail("consent", "import", file, "--participant", p), "nothing to import")
+		} else {
+			other.run("consent", "import", file, "--participant", p)
+		}
+		for _, at := range []string{start, time.Now().UTC().Format(time.RFC3339), time.Now().UTC().AddDate(1, 0, 0).Format(time.RFC3339)} {
+			want := decisions(t, c, p, at)
+			got := decisions(t, other, p, at)
+			if got != want {
+				t.Fatalf("%s at %s after the FHIR round trip:\n%s\nwant:\n%s", p, at, got, want)
+			}
+		}
+	}
+	c.run("log", "verify", "--content")
+	other.run("log", "verify")
+}
