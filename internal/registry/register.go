@@ -64,6 +64,16 @@ type BatchError struct {
 	Problems []Problem
 }
 
+// Unwrap returns the problems' errors, so errors.Is finds a conflict with
+// another writer among them.
+func (e *BatchError) Unwrap() []error {
+	errs := make([]error, len(e.Problems))
+	for i, p := range e.Problems {
+		errs[i] = p.Err
+	}
+	return errs
+}
+
 func (e *BatchError) Error() string {
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {

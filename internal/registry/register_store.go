@@ -93,7 +93,7 @@ func (r *Registry) checkAgainstRegistry(ctx context.Context, plans []*plannedSam
 			byDigest[digest] = p
 			if existing, ok := stored[digest]; ok {
 				if existing.Participant != p.who.p.Pseudonym {
-					problems = append(problems, Problem{p.in.Where, fmt.Errorf("content %s is already registered as sample %s of another participant", digest, existing.ID)})
+					problems = append(problems, Problem{p.in.Where, r.otherOwner(ctx, tx, p, existing)})
 					continue
 				}
 				p.duplicate = &existing
@@ -228,4 +228,18 @@ func forEach(n, workers int, fn func(i int) error) error {
 	close(next)
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// otherOwner explains why content is already registered to another
+// participant. When that participant is the one this batch planned to
+// create, another writer registered them meanwhile: the error wraps
+// storage.ErrConflict so that Register runs the batch again.
+func (r *Registry) otherOwner(ctx context.Context, tx storage.ReadTx, p *plannedSample, existing storage.Sample) error {
+	if p.who.create {
+		owner, err := tx.Participant(ctx, existing.Participant)
+		if err == nil && owner.Namespace == p.who.p.Namespace && owner.SourceID == p.who.p.SourceID {
+			return fmt.Errorf("participant %s was registered by another writer meanwhile: %w", owner.SourceID, storage.ErrConflict)
+		}
+	}
+	return fmt.Errorf("content %s is already registered as sample %s of another participant", existing.Digest, existing.ID)
 }
