@@ -344,3 +344,37 @@ func TestKilledImport(t *testing.T) {
 		t.Fatalf("no run was killed before it finished (an import takes %s)", full)
 	}
 }
+
+// TestRelativeRegistryFolder runs steward with a relative registry folder,
+// as the README's default ./steward-data is: everything must land inside it.
+func TestRelativeRegistryFolder(t *testing.T) {
+	work := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(binary, args...)
+		cmd.Dir = work
+		cmd.Env = append(os.Environ(), "STEWARD_DIR=", "STEWARD_DB=", "STEWARD_BLOBS=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("steward %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	os.Mkdir(filepath.Join(work, "capture"), 0o755)
+	writeFile(t, filepath.Join(work, "capture", "v.wav"), func(f *os.File) error { return synth.Vowel(f, 16000, 1, 3) })
+	os.WriteFile(filepath.Join(work, "capture", "m.jsonl"), []byte(`{"path":"v.wav","participant":"P1","modality":"voice","format":"wav","samplingRate":16000,"collectorId":"c","device":{"model":"m","firmware":"1"},"capturedAt":null,"protocol":"p","labelSchemaVersion":"1","consentVersion":"v1"}`+"\n"), 0o644)
+	run("init")
+	run("ingest", "capture/m.jsonl")
+	packs, err := filepath.Glob(filepath.Join(work, "steward-data", "blobs", "packs", "*"))
+	if err != nil || len(packs) != 1 {
+		t.Fatalf("recordings under steward-data/blobs/packs: %v %v", packs, err)
+	}
+	// The same registry named another way sees the same recordings.
+	other := filepath.Join(work, "elsewhere")
+	os.Mkdir(other, 0o755)
+	cmd := exec.Command(binary, "--dir", "../steward-data", "log", "verify", "--content")
+	cmd.Dir = other
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("verify from another folder: %v\n%s", err, out)
+	}
+}

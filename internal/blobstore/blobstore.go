@@ -52,6 +52,9 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	s := &Store{url: rawURL}
 	switch u.Scheme {
 	case "file":
+		if u.Host != "" || !filepath.IsAbs(u.Path) {
+			return nil, fmt.Errorf("invalid blob store URL %s: a folder URL needs an absolute path, such as file:///srv/steward/blobs", redact(rawURL))
+		}
 		s.dir = u.Path
 		if err := os.MkdirAll(s.dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create blob folder %s: %w", s.dir, err)

@@ -79,6 +79,9 @@ type InitOptions struct {
 
 // Init creates a registry in dir and opens it.
 func Init(ctx context.Context, dir string, opts InitOptions) (_ *Registry, err error) {
+	if dir, err = absolute(dir); err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil {
 		return nil, fmt.Errorf("a registry already exists in %s: use it, or choose another folder with STEWARD_DIR", dir)
 	}
@@ -177,6 +180,10 @@ func (r *Registry) createLog(ctx context.Context) error {
 
 // Open opens the registry in dir.
 func Open(ctx context.Context, dir string, opts Options) (*Registry, error) {
+	dir, err := absolute(dir)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := readConfig(dir)
 	if err != nil {
 		return nil, err
@@ -282,3 +289,14 @@ func (r *Registry) VerifierKey() string { return r.verifierKey }
 
 // Origin returns the log origin.
 func (r *Registry) Origin() string { return r.signer.Origin() }
+
+// absolute returns the registry folder as an absolute path. Every path and
+// file:// URL derived from it must be absolute: a relative one such as
+// file://steward-data/blobs would name a host, not a folder.
+func absolute(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("registry folder %s: %w", dir, err)
+	}
+	return abs, nil
+}
