@@ -10,11 +10,11 @@ import (
 
 // Large recordings in a folder store are written with direct I/O
 // (O_DIRECT): whole aligned megabytes go from the process to the device
-// without passing through the page cache. On the virtual disks Steward was
+// without passing through the page cache. On the virtual disk Steward was
 // measured on, buffered writes followed by a flush reached 0.4 to 0.6 GB/s
-// and direct writes 2.3 GB/s (see docs/benchmarks.md); a recording then
-// streams in about as fast as it can be hashed. Files smaller than one
-// buffer never use direct I/O.
+// and direct writes 2.3 GB/s (docs/benchmarks.md). A recording then streams
+// in about as fast as it can be hashed. Files smaller than one buffer never
+// use direct I/O.
 
 const (
 	// directAlign is the alignment of direct I/O buffers, offsets and

@@ -12,7 +12,8 @@ import (
 	"github.com/steward-rehab/steward/internal/storage"
 )
 
-// ErasureReport is what an erasure destroyed.
+// ErasureReport is the outcome of an erasure: what it destroyed and which
+// releases it notified.
 type ErasureReport struct {
 	Participant string
 	Samples     int
@@ -26,11 +27,12 @@ type ErasureReport struct {
 }
 
 // Erase carries out a participant's request to be forgotten. In one
-// transaction it logs the erasure, sends a revocation notice to every
-// release holding their samples, destroys their data key, which makes every
-// copy of their recordings unreadable, and clears their source id,
-// attributes and the sources of their samples. Then it deletes the
-// recordings from the blob store, rewriting shared packs without them.
+// transaction it logs the erasure and sends a revocation notice to every
+// release holding their samples. The same transaction destroys their data
+// key, which makes every copy of their recordings unreadable, and clears
+// their source id, attributes and the sources of their samples. Then Erase
+// deletes the recordings from the blob store, rewriting shared packs
+// without them.
 //
 // The log is not touched: it never held the participant's identity, so
 // every earlier checkpoint and proof stays valid. A crash after the
@@ -78,8 +80,8 @@ func (r *Registry) Erase(ctx context.Context, ref string) (*ErasureReport, error
 	return rep, nil
 }
 
-// erasureNotices tells every release holding the participant's samples to
-// delete them.
+// erasureNotices sends every release holding the participant's samples a
+// notice to delete them.
 func (r *Registry) erasureNotices(ctx context.Context, w *writer, pseudonym string) ([]storage.Notice, error) {
 	released, err := w.tx.ReleasedSamplesOf(ctx, pseudonym)
 	if err != nil {

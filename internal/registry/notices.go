@@ -238,8 +238,8 @@ func (r *Registry) Acknowledge(ctx context.Context, noticeID, licensee string) (
 	return ack, err
 }
 
-// ReleaseStatus returns the notices of a release issued after the given
-// time, as a licensee checks the bundle they hold.
+// ReleaseStatus returns a release and all its notices, for a licensee
+// checking the bundle they hold.
 func (r *Registry) ReleaseStatus(ctx context.Context, releaseID string) (storage.Release, []storage.Notice, error) {
 	var rel storage.Release
 	var notices []storage.Notice

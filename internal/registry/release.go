@@ -494,6 +494,9 @@ const evidenceChunk = 20000
 // writeEvidence writes each entry with its inclusion proof in the tree of
 // the given size, a chunk at a time.
 func writeEvidence(ctx context.Context, tx storage.ReadTx, ew *release.EntryWriter, indexes []uint64, size uint64) error {
+	if dense(indexes, size) {
+		return writeDenseEvidence(ctx, tx, ew, indexes, size)
+	}
 	for i := 0; i < len(indexes); i += evidenceChunk {
 		chunk := indexes[i:min(i+evidenceChunk, len(indexes))]
 		proofs, err := tlog.InclusionProofs(ctx, tx, chunk, size)
@@ -508,6 +511,33 @@ func writeEvidence(ctx context.Context, tx storage.ReadTx, ew *release.EntryWrit
 		}
 	}
 	return nil
+}
+
+// dense reports whether a release cites so large a part of a big log that
+// reading the whole tree and the entries in order beats looking them up.
+func dense(indexes []uint64, size uint64) bool {
+	return size >= 1<<16 && uint64(len(indexes)) >= size/16
+}
+
+// writeDenseEvidence loads the whole tree into memory (about 64 bytes per
+// leaf) and streams the cited entries in log order.
+func writeDenseEvidence(ctx context.Context, tx storage.ReadTx, ew *release.EntryWriter, indexes []uint64, size uint64) error {
+	tree, err := tlog.LoadTree(ctx, tx, size)
+	if err != nil {
+		return err
+	}
+	next := 0
+	return tx.Entries(ctx, indexes[0], indexes[len(indexes)-1]+1, func(idx uint64, entry []byte) error {
+		if idx != indexes[next] {
+			return nil
+		}
+		next++
+		p, err := tlog.InclusionProof(ctx, tree, idx, size)
+		if err != nil {
+			return err
+		}
+		return ew.Write(release.EntryProof{Index: idx, Entry: entry, Proof: p})
+	})
 }
 
 // sampleOpener returns a function that decrypts a sample's recording.

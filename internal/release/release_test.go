@@ -2,6 +2,7 @@ package release
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -142,4 +143,23 @@ func tableCounts(t *testing.T, sheet, dim string) map[string]int {
 		out[m[1]] = n
 	}
 	return out
+}
+
+func TestEntryWriterMatchesJSON(t *testing.T) {
+	cases := []EntryProof{
+		{Index: 0, Entry: []byte(`{"v":1}`), Proof: [][]byte{}},
+		{Index: 12345, Entry: []byte("\x00\xff binary"), Proof: [][]byte{bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)}},
+	}
+	for _, e := range cases {
+		var got, want bytes.Buffer
+		if err := (&EntryWriter{w: &got}).Write(e); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.NewEncoder(&want).Encode(e); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Fatalf("got  %s\nwant %s", got.String(), want.String())
+		}
+	}
 }

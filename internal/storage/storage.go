@@ -96,6 +96,9 @@ type LogReader interface {
 	EntriesAt(ctx context.Context, indexes []uint64, fn func(index uint64, entry []byte) error) error
 	// ReadNodes returns stored tree node hashes (see tlog.NodeReader).
 	ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error)
+	// ReadNodeRange returns the hashes of the nodes at one level with index
+	// in [from, to), concatenated in index order (see tlog.RangeReader).
+	ReadNodeRange(ctx context.Context, level uint, from, to uint64) ([]byte, error)
 	// Checkpoints calls fn for every stored checkpoint, oldest first.
 	Checkpoints(ctx context.Context, fn func(Checkpoint) error) error
 	// LatestCheckpoint returns the checkpoint with the largest size, or

@@ -198,3 +198,44 @@ func InclusionProofs(ctx context.Context, r NodeReader, indexes []uint64, size u
 	}
 	return out, nil
 }
+
+// RangeReader reads contiguous runs of stored nodes.
+type RangeReader interface {
+	// ReadNodeRange returns the hashes of the nodes at one level with index
+	// in [from, to), concatenated in index order.
+	ReadNodeRange(ctx context.Context, level uint, from, to uint64) ([]byte, error)
+}
+
+// MemoryTree holds every perfect subtree node of a tree of one size in
+// memory, 32 bytes a node and about twice as many nodes as leaves. Loading
+// it is one sequential read per level, which is far cheaper than many small
+// reads when proofs are wanted for a large part of the tree.
+type MemoryTree struct {
+	size   uint64
+	levels [][]byte
+}
+
+// LoadTree reads every node of the tree of the given size.
+func LoadTree(ctx context.Context, r RangeReader, size uint64) (*MemoryTree, error) {
+	t := &MemoryTree{size: size}
+	for level := uint(0); size>>level > 0; level++ {
+		hashes, err := r.ReadNodeRange(ctx, level, 0, size>>level)
+		if err != nil {
+			return nil, err
+		}
+		t.levels = append(t.levels, hashes)
+	}
+	return t, nil
+}
+
+// ReadNodes implements NodeReader.
+func (t *MemoryTree) ReadNodes(_ context.Context, ids []compact.NodeID) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		if int(id.Level) >= len(t.levels) || (id.Index+1)*HashSize > uint64(len(t.levels[id.Level])) {
+			return nil, fmt.Errorf("node (level %d, index %d) of a tree of size %d: %w", id.Level, id.Index, t.size, ErrNodeMissing)
+		}
+		out[i] = t.levels[id.Level][id.Index*HashSize : (id.Index+1)*HashSize]
+	}
+	return out, nil
+}

@@ -242,3 +242,37 @@ func scanCheckpoint(s scanner) (storage.Checkpoint, error) {
 	cp.SignedAt, err = parseTime(signedAt)
 	return cp, err
 }
+
+func (t *tx) ReadNodeRange(ctx context.Context, level uint, from, to uint64) ([]byte, error) {
+	out := make([]byte, 0, (to-from)*tlog.HashSize)
+	want := from
+	for want < to {
+		end := min(to, want+100_000)
+		rows, err := t.query(ctx, "SELECT idx, hash FROM tree_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx", level, want, end)
+		if err != nil {
+			return nil, fmt.Errorf("read tree nodes at level %d: %w", level, err)
+		}
+		for rows.Next() {
+			var idx uint64
+			var hash []byte
+			if err := rows.Scan(&idx, &hash); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if idx != want {
+				rows.Close()
+				return nil, fmt.Errorf("node (level %d, index %d): %w", level, want, tlog.ErrNodeMissing)
+			}
+			out = append(out, hash...)
+			want++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if want < end {
+			return nil, fmt.Errorf("node (level %d, index %d): %w", level, want, tlog.ErrNodeMissing)
+		}
+	}
+	return out, nil
+}

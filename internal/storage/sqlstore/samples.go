@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/steward-rehab/steward/internal/storage"
@@ -53,10 +54,16 @@ func (t *tx) SampleByExternalID(ctx context.Context, externalID string) (storage
 func (t *tx) Samples(ctx context.Context, f storage.SampleFilter, fn func(storage.Sample) error) error {
 	var conds []string
 	var args []any
+	// Modalities are filtered here, not in SQL: with "modality IN (...)" the
+	// planners pick the modality index and sort every matching row again
+	// for each page, which makes a long iteration quadratic.
 	if len(f.Modalities) > 0 {
-		conds = append(conds, "modality IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.Modalities)), ", ")+")")
-		for _, m := range f.Modalities {
-			args = append(args, m)
+		inner := fn
+		fn = func(s storage.Sample) error {
+			if !slices.Contains(f.Modalities, s.Provenance.Modality) {
+				return nil
+			}
+			return inner(s)
 		}
 	}
 	if f.Participant != "" {

@@ -96,6 +96,11 @@ func openSQLiteDB(ctx context.Context, path string, create bool) (*sql.DB, error
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(ON)")
+	// Reading pages through a memory map instead of one read call each, and
+	// caching 64 MiB of them per connection, makes the long scans of release
+	// builds and log verification several times faster.
+	q.Add("_pragma", "mmap_size(1073741824)")
+	q.Add("_pragma", "cache_size(-65536)")
 	q.Set("_txlock", "immediate")
 	if !create {
 		q.Set("mode", "rw")
