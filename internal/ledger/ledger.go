@@ -202,6 +202,12 @@ type Transfer struct {
 // maxKey is the longest idempotency key, in bytes.
 const maxKey = 200
 
+// MaxAmount is the largest amount of one transfer, in minor units: ten
+// billion in a currency of two decimals. It keeps every amount exact in
+// the log's JSON, whose numbers are exact only up to 2^53, and leaves
+// balances of millions of transfers far from overflowing 64 bits.
+const MaxAmount = 1_000_000_000_000
+
 // Validate checks a transfer's fields: known phase, trigger and currency,
 // valid and distinct accounts, an amount of zero or more, and a pending
 // reference exactly when the phase is post or void.
@@ -229,6 +235,9 @@ func (t Transfer) Validate() error {
 	}
 	if t.Amount < 0 {
 		return fmt.Errorf("transfer %s: negative amount %d: reverse a transfer with another in the opposite direction", t.ID, t.Amount)
+	}
+	if t.Amount > MaxAmount {
+		return fmt.Errorf("transfer %s: amount %d is over the limit of %d minor units: split it into several transfers", t.ID, t.Amount, int64(MaxAmount))
 	}
 	for _, acct := range []string{t.Debit, t.Credit} {
 		if _, _, err := ParseAccount(acct); err != nil {

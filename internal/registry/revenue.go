@@ -56,8 +56,8 @@ const maxReference = 100
 // record if the amount and payer agree and fails with ledger.ErrKeyConflict
 // if not.
 func (r *Registry) RecordRevenue(ctx context.Context, req RevenueRequest) (*RevenueResult, error) {
-	if req.Amount <= 0 {
-		return nil, fmt.Errorf("invalid amount %d: revenue must be a positive number of minor units", req.Amount)
+	if req.Amount <= 0 || req.Amount > ledger.MaxAmount {
+		return nil, fmt.Errorf("invalid amount %d: revenue must be a positive number of minor units, at most %d", req.Amount, int64(ledger.MaxAmount))
 	}
 	if req.Reference == "" || len(req.Reference) > maxReference || strings.ContainsFunc(req.Reference, unicode.IsControl) {
 		return nil, fmt.Errorf("invalid payment reference %q: pass --reference with the invoice or payment number (1 to %d bytes, one line)", req.Reference, maxReference)
