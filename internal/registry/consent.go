@@ -204,6 +204,9 @@ func IsNotFound(err error) bool { return errors.Is(err, storage.ErrNotFound) }
 func checkAgainstHistory(ctx context.Context, tx storage.ReadTx, rec consent.Record) error {
 	switch rec.Action {
 	case consent.ActionGrant:
+		if err := checkMajority(ctx, tx, rec); err != nil {
+			return err
+		}
 		doc, err := tx.ConsentDocument(ctx, rec.Document)
 		if errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("unknown consent document %q: register it with `steward consent document add FILE`, or use one listed by `steward consent document list`", rec.Document)
@@ -236,6 +239,57 @@ func checkAgainstHistory(ctx context.Context, tx storage.ReadTx, rec consent.Rec
 		}
 		if !found {
 			return fmt.Errorf("participant %s has no grant %s to invalidate: see `steward consent show`", rec.Participant, rec.Voids)
+		}
+	}
+	return nil
+}
+
+// checkMajority keeps a minor's consent with their guardian: it rejects a
+// participant's own permit signed before the majority month an earlier
+// guardian's grant states, a guardian's grant for a participant already of
+// age, and a majority month that contradicts an earlier guardian's grant.
+func checkMajority(ctx context.Context, tx storage.ReadTx, rec consent.Record) error {
+	if rec.Grantor != consent.GrantorGuardian {
+		return checkNotMinor(ctx, tx, rec)
+	}
+	month, err := time.Parse("2006-01", rec.MajorityMonth)
+	if err != nil {
+		return fmt.Errorf("invalid --majority %q: give the month the participant comes of age, such as 2031-04", rec.MajorityMonth)
+	}
+	if !rec.SignedAt.Before(month) {
+		return fmt.Errorf("the participant came of age in %s, before this grant was signed: they grant consent themselves, without --guardian", rec.MajorityMonth)
+	}
+	history, err := tx.ConsentRecords(ctx, rec.Participant)
+	if err != nil {
+		return err
+	}
+	for _, h := range history {
+		if h.Grantor == consent.GrantorGuardian && h.MajorityMonth != rec.MajorityMonth {
+			return fmt.Errorf("majority month %s contradicts %s in the guardian's grant %s: correct the month, or invalidate that grant first", rec.MajorityMonth, h.MajorityMonth, h.ID)
+		}
+	}
+	return nil
+}
+
+// checkNotMinor rejects a permit a participant signs themselves while a
+// guardian's grant says they are a minor: a child can refuse, but cannot
+// override their guardian or their own refused assent.
+func checkNotMinor(ctx context.Context, tx storage.ReadTx, rec consent.Record) error {
+	if rec.Decision != consent.Permit {
+		return nil
+	}
+	history, err := tx.ConsentRecords(ctx, rec.Participant)
+	if err != nil {
+		return err
+	}
+	for _, h := range history {
+		if h.Grantor != consent.GrantorGuardian {
+			continue
+		}
+		month, err := time.Parse("2006-01", h.MajorityMonth)
+		if err == nil && rec.SignedAt.Before(month) {
+			return fmt.Errorf("participant %s is a minor until %s (guardian's grant %s): record their consent with --guardian, or from %s on as an adult",
+				rec.Participant, h.MajorityMonth, h.ID, h.MajorityMonth)
 		}
 	}
 	return nil
