@@ -45,6 +45,9 @@ type bidsMotion struct {
 // sub-*/[ses-*/]motion/*_motion.tsv recording.
 func BIDS(dir string) (*registry.Batch, *Report, error) {
 	rep := &Report{}
+	if err := checkLinks(dir); err != nil {
+		return nil, rep, err
+	}
 	var probs problems
 	ds, err := readDatasetDescription(dir, rep, &probs)
 	if err != nil {

@@ -43,6 +43,9 @@ var gaitpdbOtherFiles = map[string]bool{
 // file.
 func GaitPDB(dir string) (*registry.Batch, *Report, error) {
 	rep := &Report{}
+	if err := checkLinks(dir); err != nil {
+		return nil, rep, err
+	}
 	var probs problems
 	entries, err := os.ReadDir(dir)
 	if err != nil {

@@ -81,6 +81,9 @@ type wfdbRecord struct {
 // record is taken for its own participant.
 func WFDB(dir string) (*registry.Batch, *Report, error) {
 	rep := &Report{}
+	if err := checkLinks(dir); err != nil {
+		return nil, rep, err
+	}
 	var probs problems
 	profile, err := chooseWFDBProfile(dir, rep)
 	if err != nil {
