@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -117,7 +118,9 @@ func (b Batch) Total() int64 {
 }
 
 // WriteCSV writes the batch as CSV with a header row, one payment a row,
-// amounts as decimals of the currency's major unit.
+// amounts as decimals of the currency's major unit. Every cell goes
+// through neutralizeCell, because payees choose their names and a
+// spreadsheet would run a name such as =HYPERLINK(...) as a formula.
 func WriteCSV(w io.Writer, b Batch) error {
 	if err := b.Check(); err != nil {
 		return err
@@ -125,13 +128,29 @@ func WriteCSV(w io.Writer, b Batch) error {
 	cw := csv.NewWriter(w)
 	rows := [][]string{{"message_id", "end_to_end_id", "participant", "creditor_name", "creditor_iban", "creditor_bic", "amount", "currency", "remittance", "execution_date"}}
 	for _, p := range b.Payments {
-		rows = append(rows, []string{b.MessageID, p.EndToEndID, p.Participant, p.Creditor.Name, p.Creditor.IBAN, p.Creditor.BIC,
-			ledger.FormatDecimal(p.Amount, b.Currency), b.Currency, p.Remittance, b.ExecutionDate.Format(time.DateOnly)})
+		row := []string{b.MessageID, p.EndToEndID, p.Participant, p.Creditor.Name, p.Creditor.IBAN, p.Creditor.BIC,
+			ledger.FormatDecimal(p.Amount, b.Currency), b.Currency, p.Remittance, b.ExecutionDate.Format(time.DateOnly)}
+		for i := range row {
+			row[i] = neutralizeCell(row[i])
+		}
+		rows = append(rows, row)
 	}
 	if err := cw.WriteAll(rows); err != nil {
 		return fmt.Errorf("write CSV: %w", err)
 	}
 	return nil
+}
+
+// neutralizeCell prefixes a single quote to a cell that starts with a
+// character spreadsheets read as the start of a formula (=, +, -, @) or
+// skip before reading one (tab, carriage return, NUL). The quote makes the
+// cell text, and spreadsheets do not show it. OWASP ASVS 5.0 requirement
+// 1.2.10 requires this escaping.
+func neutralizeCell(cell string) string {
+	if cell != "" && strings.ContainsRune("=+-@\t\r\x00", rune(cell[0])) {
+		return "'" + cell
+	}
+	return cell
 }
 
 // Pain001Namespace is the XML namespace of pain.001.001.10 documents.

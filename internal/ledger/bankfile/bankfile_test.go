@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/xml"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -237,5 +238,42 @@ func validateXMLIfPresent(t *testing.T, schema string, doc []byte) {
 	t.Helper()
 	if _, err := exec.LookPath("xmllint"); err == nil {
 		validateXML(t, schema, doc)
+	}
+}
+
+func TestWriteCSVNeutralizesFormulas(t *testing.T) {
+	b := testBatch()
+	names := []string{`=HYPERLINK("http://127.0.0.1/x","click")`, "+1+1", "-2+3", "@SUM(A1:A2)", "\tTab", "\rReturn"}
+	b.Payments = nil
+	for i, name := range names {
+		b.Payments = append(b.Payments, Payment{EndToEndID: fmt.Sprintf("t-%013d", i), Participant: fmt.Sprintf("p-%d", i),
+			Creditor: Party{Name: name, IBAN: "GB29NWBK60161331926819"}, Amount: 100, Remittance: name})
+	}
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, b); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range names {
+		row := rows[i+1]
+		if row[3] != "'"+name {
+			t.Errorf("creditor name %q written as %q, want a leading quote", name, row[3])
+		}
+		if row[8] != "'"+name {
+			t.Errorf("remittance %q written as %q, want a leading quote", name, row[8])
+		}
+	}
+}
+
+func TestWriteCSVKeepsPlainCells(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, testBatch()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "'") {
+		t.Errorf("plain cells were quoted:\n%s", buf.String())
 	}
 }
