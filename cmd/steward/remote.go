@@ -100,7 +100,7 @@ func remoteShowConsent(cmd *cobra.Command, c *client.Client, ref string, at time
 	if err != nil {
 		return err
 	}
-	printRecords(cmd, h.Participant, h.Records)
+	printRecords(cmd, h.Participant, client.Records(h.Records))
 	printf(cmd, "decisions at %s:\n", h.At.Format(time.RFC3339))
 	cells := map[string][]string{}
 	var purposes []string
@@ -219,12 +219,12 @@ func remoteImportConsent(cmd *cobra.Command, c *client.Client, file string, raw 
 		return fmt.Errorf("%s: %w", file, err)
 	}
 	printf(cmd, "imported %d consents of %s as %d grant records\n", res.Consents, res.Participant, len(res.Records))
-	for _, rec := range res.Records {
+	for _, rec := range client.Records(res.Records) {
 		until := "open-ended"
 		if rec.Until != nil {
 			until = "until " + rec.Until.Format(time.RFC3339Nano)
 		}
-		printf(cmd, "  %s %s %v %v from %s %s (document %s)\n", rec.ID, rec.Decision, rec.Tiers, rec.Modalities,
+		printf(cmd, "  #%d %s %s %v %v from %s %s (document %s)\n", rec.Seq, rec.ID, rec.Decision, rec.Tiers, rec.Modalities,
 			rec.From.Format(time.RFC3339Nano), until, rec.Document)
 	}
 	return nil

@@ -95,11 +95,29 @@ type Ack struct {
 	EventIndex uint64    `json:"eventIndex"`
 }
 
+// Record is a consent record with the log index of the event that
+// recorded it.
+type Record struct {
+	consent.Record
+	EventIndex uint64 `json:"eventIndex"`
+}
+
+// Records returns the consent records with Seq set to their log index, as
+// a local registry returns them.
+func Records(in []Record) []consent.Record {
+	out := make([]consent.Record, len(in))
+	for i, r := range in {
+		out[i] = r.Record
+		out[i].Seq = r.EventIndex
+	}
+	return out
+}
+
 // ConsentResult is a recorded consent change and the notices it issued.
 type ConsentResult struct {
-	Record     consent.Record `json:"record"`
-	EventIndex uint64         `json:"eventIndex"`
-	Notices    []Notice       `json:"notices"`
+	Record     Record   `json:"record"`
+	EventIndex uint64   `json:"eventIndex"`
+	Notices    []Notice `json:"notices"`
 }
 
 // Grant records a consent grant; in is the JSON body the server reads.
@@ -124,9 +142,9 @@ func (c *Client) Invalidate(ctx context.Context, ref, record, authority, reason 
 // ConsentHistory is a participant's consent history and the decisions in
 // force at one time.
 type ConsentHistory struct {
-	Participant string           `json:"participant"`
-	At          time.Time        `json:"at"`
-	Records     []consent.Record `json:"records"`
+	Participant string    `json:"participant"`
+	At          time.Time `json:"at"`
+	Records     []Record  `json:"records"`
 	Decisions   []struct {
 		Purpose  string `json:"purpose"`
 		Modality string `json:"modality"`
@@ -380,10 +398,10 @@ func (c *Client) ExportConsentFHIR(ctx context.Context, ref, version string) ([]
 
 // FHIRImport is the outcome of a FHIR consent import.
 type FHIRImport struct {
-	Participant string           `json:"participant"`
-	Consents    int              `json:"consents"`
-	Skipped     []string         `json:"skipped"`
-	Records     []consent.Record `json:"records"`
+	Participant string   `json:"participant"`
+	Consents    int      `json:"consents"`
+	Skipped     []string `json:"skipped"`
+	Records     []Record `json:"records"`
 }
 
 // ImportConsentFHIR records a participant's consent from FHIR Consent

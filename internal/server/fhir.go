@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/steward-rehab/steward/internal/consent"
 	"github.com/steward-rehab/steward/internal/fhirconsent"
 	"github.com/steward-rehab/steward/internal/registry"
 )
@@ -51,10 +50,10 @@ var fhirMIMEVersion = map[fhirconsent.Version]string{fhirconsent.R4: "4.0", fhir
 
 // fhirImportJSON is the outcome of a FHIR consent import.
 type fhirImportJSON struct {
-	Participant string           `json:"participant"`
-	Consents    int              `json:"consents"`
-	Skipped     []string         `json:"skipped"`
-	Records     []consent.Record `json:"records"`
+	Participant string       `json:"participant"`
+	Consents    int          `json:"consents"`
+	Skipped     []string     `json:"skipped"`
+	Records     []recordJSON `json:"records"`
 }
 
 // importConsentFHIR records the consent of FHIR Consent resources.
@@ -76,7 +75,7 @@ func (s *Server) importConsentFHIR(w http.ResponseWriter, r *http.Request, p pri
 	if err != nil {
 		return inputError(err)
 	}
-	out := fhirImportJSON{Participant: res.Participant, Consents: res.Consents, Skipped: res.Skipped, Records: res.Records}
+	out := fhirImportJSON{Participant: res.Participant, Consents: res.Consents, Skipped: res.Skipped, Records: toRecordsJSON(res.Records)}
 	if out.Skipped == nil {
 		out.Skipped = []string{}
 	}

@@ -47,7 +47,7 @@ type participantJSON struct {
 	ErasedAt     *time.Time             `json:"erasedAt,omitempty"`
 	Samples      []sampleJSON           `json:"samples"`
 	Releases     []releaseUseJSON       `json:"releases"`
-	Consent      []consent.Record       `json:"consent"`
+	Consent      []recordJSON           `json:"consent"`
 	Documents    []documentJSON         `json:"documents"`
 }
 
@@ -55,14 +55,11 @@ func toParticipantJSON(v *registry.ParticipantView) participantJSON {
 	p := v.Participant
 	out := participantJSON{
 		Pseudonym: p.Pseudonym, Namespace: p.Namespace, SourceID: p.SourceID, Attributes: p.Attributes, RegisteredAt: p.RegisteredAt,
-		Samples: []sampleJSON{}, Releases: []releaseUseJSON{}, Consent: v.Consent, Documents: []documentJSON{},
+		Samples: []sampleJSON{}, Releases: []releaseUseJSON{}, Consent: toRecordsJSON(v.Consent), Documents: []documentJSON{},
 	}
 	if !p.ErasedAt.IsZero() {
 		erased := p.ErasedAt
 		out.ErasedAt = &erased
-	}
-	if out.Consent == nil {
-		out.Consent = []consent.Record{}
 	}
 	for _, smp := range v.Samples {
 		out.Samples = append(out.Samples, sampleJSON{
@@ -125,10 +122,7 @@ func (s *Server) consentHistory(w http.ResponseWriter, r *http.Request, p princi
 			decisions = append(decisions, decisionJSON{Purpose: purpose.Code, Modality: m, Decision: d.Decision})
 		}
 	}
-	if records == nil {
-		records = []consent.Record{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"participant": subject.Pseudonym, "at": at, "records": records, "decisions": decisions})
+	writeJSON(w, http.StatusOK, map[string]any{"participant": subject.Pseudonym, "at": at, "records": toRecordsJSON(records), "decisions": decisions})
 	return nil
 }
 
@@ -163,11 +157,29 @@ type InvalidateRequest struct {
 	Reason    string `json:"reason,omitempty"`
 }
 
+// recordJSON is a consent record with the log index of its event.
+// consent.Record leaves the index out of its own encoding, because the
+// event that carries the record cannot contain its own index.
+type recordJSON struct {
+	consent.Record
+	EventIndex uint64 `json:"eventIndex"`
+}
+
+// toRecordsJSON returns records with their log indexes, and an empty list
+// for none.
+func toRecordsJSON(records []consent.Record) []recordJSON {
+	out := make([]recordJSON, len(records))
+	for i, rec := range records {
+		out[i] = recordJSON{Record: rec, EventIndex: rec.Seq}
+	}
+	return out
+}
+
 // consentResult is the response to a recorded consent change.
 type consentResult struct {
-	Record  consent.Record `json:"record"`
-	Index   uint64         `json:"eventIndex"`
-	Notices []noticeJSON   `json:"notices"`
+	Record  recordJSON   `json:"record"`
+	Index   uint64       `json:"eventIndex"`
+	Notices []noticeJSON `json:"notices"`
 }
 
 func (s *Server) grant(w http.ResponseWriter, r *http.Request, p principal) error {
@@ -247,7 +259,7 @@ func (s *Server) recordConsent(w http.ResponseWriter, r *http.Request, subject s
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, consentResult{Record: rec, Index: rec.Seq, Notices: notices})
+	writeJSON(w, http.StatusCreated, consentResult{Record: recordJSON{Record: rec, EventIndex: rec.Seq}, Index: rec.Seq, Notices: notices})
 	return nil
 }
 
