@@ -85,6 +85,9 @@ func registerBatch(cmd *cobra.Command, g *globals, batch *registry.Batch, rep *i
 		fresh++
 		printf(cmd, "registered %s (%s) as %s of %s at log index %d\n", s.Where, short(s.Digest), s.Sample, s.Participant, s.EventIndex)
 	}
+	for _, where := range res.Erased {
+		printf(cmd, "skipped: %s: its participant asked to be erased; it is not registered again\n", where)
+	}
 	printf(cmd, "%d samples registered, %d already present; %d participants created, %d updated\n",
 		fresh, dup, res.ParticipantsCreated, res.ParticipantsUpdated)
 	return nil

@@ -86,11 +86,15 @@ func (r *Registry) Backup(ctx context.Context, dir string) (_ *BackupManifest, e
 	// Keys and configuration first; they never change once written. The
 	// copy gets the default layout wherever the database and blob folder of
 	// the registry are.
-	for _, name := range []string{LogKeyFile, LogPubFile, KeeperKeyFile} {
+	for _, name := range []string{LogKeyFile, LogPubFile, KeeperKeyFile, ErasureKeyFile} {
 		if name == KeeperKeyFile && r.cfg.Keeper != "" {
 			continue // data keys are wrapped by a key management service
 		}
-		if err := copyFile(filepath.Join(r.dir, name), filepath.Join(dir, name)); err != nil {
+		src := filepath.Join(r.dir, name)
+		if _, err := os.Stat(src); name == ErasureKeyFile && errors.Is(err, os.ErrNotExist) {
+			continue // nobody was erased yet
+		}
+		if err := copyFile(src, filepath.Join(dir, name)); err != nil {
 			return nil, fmt.Errorf("back up %s: %w", name, err)
 		}
 	}
@@ -318,9 +322,20 @@ func describeStore(ctx context.Context, store storage.Store, blobFolder string) 
 			return fmt.Errorf("read latest checkpoint: %w", err)
 		}
 		m.Checkpoint = string(cp.Note)
+		// Erasure deletes a participant's recordings on purpose.
+		erased := map[string]bool{}
+		err = tx.Participants(ctx, func(p storage.Participant) error {
+			if !p.ErasedAt.IsZero() {
+				erased[p.Pseudonym] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		err = tx.Samples(ctx, storage.SampleFilter{}, func(s storage.Sample) error {
 			m.Samples++
-			if !present(s.BlobKey, s.BlobOffset+s.BlobLength) {
+			if !erased[s.Participant] && !present(s.BlobKey, s.BlobOffset+s.BlobLength) {
 				missing = append(missing, missingObject{s.BlobKey, "sample " + s.ID})
 			}
 			return nil

@@ -65,7 +65,11 @@ func (r *Registry) Erase(ctx context.Context, ref string) (*ErasureReport, error
 		if err != nil {
 			return err
 		}
-		return w.tx.EraseParticipant(ctx, p.Pseudonym, r.now().UTC())
+		key, err := r.erasureKey(true)
+		if err != nil {
+			return err
+		}
+		return w.tx.EraseParticipant(ctx, p.Pseudonym, tombstone(key, p.Namespace, p.SourceID), r.now().UTC())
 	})
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/steward-rehab/steward/internal/blobstore"
+	"github.com/steward-rehab/steward/internal/participant"
 	"github.com/steward-rehab/steward/internal/provenance"
 	"github.com/steward-rehab/steward/internal/release"
 	"github.com/steward-rehab/steward/internal/storage"
@@ -93,7 +94,7 @@ func TestEraseParticipant(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if p.ErasedAt.IsZero() || p.SourceID != rep.Participant || p.Attributes.AgeYears != nil {
+		if p.ErasedAt.IsZero() || !strings.HasPrefix(p.SourceID, "erased:") || p.Attributes.AgeYears != nil {
 			t.Errorf("participant after erasure: %+v", p)
 		}
 		found, err := tx.ParticipantsBySource(ctx, "", "A")
@@ -134,4 +135,68 @@ func TestEraseParticipant(t *testing.T) {
 	if err := r.ExportRelease(ctx, rel.Release.ID, filepath.Join(t.TempDir(), "again"), true); err == nil || !strings.Contains(err.Error(), "erased") {
 		t.Errorf("export with data after erasure: %v", err)
 	}
+}
+
+// TestEraseSticks imports the same recordings again after an erasure, as
+// re-running an import of a public dataset does: the erased participant's
+// samples and attributes are left out, and nothing else changes.
+func TestEraseSticks(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newTestRegistry(t)
+	age := 71.0
+	batch := func() *Batch {
+		return &Batch{
+			Participants: []ParticipantInput{
+				{Namespace: "study", SourceID: "A", Attributes: participant.Attributes{AgeYears: &age, Sex: "female"}},
+				{Namespace: "study", SourceID: "B"},
+			},
+			Samples: []SampleInput{
+				withNamespace(voiceSample("A", wavBytes(16000, 4000, 1), 16000), "study"),
+				withNamespace(voiceSample("B", wavBytes(16000, 4000, 2), 16000), "study"),
+			},
+		}
+	}
+	if _, err := r.Register(ctx, batch()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Erase(ctx, "study:A"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := r.VerifyLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := r.Register(ctx, batch())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Erased) != 1 || len(rep.Samples) != 1 || !rep.Samples[0].Duplicate || rep.ParticipantsCreated != 0 {
+		t.Fatalf("import after erasure: %+v", rep)
+	}
+	after, err := r.VerifyLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Size != before.Size {
+		t.Fatalf("the import after the erasure logged %d events", after.Size-before.Size)
+	}
+	// A restored backup keeps the erasure key, so the erasure still holds.
+	backup := filepath.Join(t.TempDir(), "backup")
+	if _, err := r.Backup(ctx, backup); err != nil {
+		t.Fatal(err)
+	}
+	restored, _ := restoreAndOpen(t, backup)
+	if rep, err := restored.Register(ctx, batch()); err != nil || len(rep.Erased) != 1 {
+		t.Fatalf("import into the restored registry: %+v, %v", rep, err)
+	}
+	// A pseudonym that does not exist is an error, not a new participant.
+	typo := voiceSample("p-zzzzzzzzzzzzz", wavBytes(16000, 4000, 9), 16000)
+	if _, err := r.Register(ctx, &Batch{Samples: []SampleInput{typo}}); err == nil || !strings.Contains(err.Error(), "unknown participant pseudonym") {
+		t.Fatalf("unknown pseudonym: %v", err)
+	}
+}
+
+func withNamespace(s SampleInput, ns string) SampleInput {
+	s.Namespace = ns
+	return s
 }

@@ -41,12 +41,14 @@ func buildHistory(t *testing.T, r *Registry, clk *clock) {
 	ctx := context.Background()
 	until := day("2027-01-01")
 	steps := []GrantInput{
+		// The guardian consents while the participant is a minor; from
+		// March 2024 on they consent themselves.
+		{Document: "v1", Tiers: []string{"clinical"}, Modalities: []string{"video", "voice"}, SignedAt: day("2024-02-01"),
+			Guardian: true, Assent: consent.AssentGiven, MajorityMonth: "2024-03"},
 		{Document: "v1", Tiers: []string{"research", "commercial"}, Modalities: []string{"voice", "sensor"}, SignedAt: day("2024-03-01")},
 		{Document: "v1", Tiers: []string{"research"}, Modalities: []string{"pressure"}, From: day("2024-06-01"), Until: &until, SignedAt: day("2024-05-20"), Witness: "slp-2"},
 		{Document: "v2", Tiers: []string{"commercial"}, Modalities: []string{"video"}, SignedAt: day("2024-07-01")},
 		{Document: "v1", Tiers: []string{"research"}, Modalities: []string{"pressure"}, Deny: true, From: day("2025-01-01"), Until: &until, SignedAt: day("2024-12-01")},
-		{Document: "v1", Tiers: []string{"clinical"}, Modalities: []string{"video", "voice"}, SignedAt: day("2024-08-01"),
-			Guardian: true, Assent: consent.AssentGiven, MajorityMonth: "2026-04"},
 	}
 	for i, in := range steps {
 		if _, err := r.Grant(ctx, "P017", in); err != nil {

@@ -99,6 +99,9 @@ type RegisterReport struct {
 	Samples             []Registered
 	ParticipantsCreated int
 	ParticipantsUpdated int
+	// Erased lists where the samples were declared that were left out
+	// because their participant asked to be erased.
+	Erased []string
 }
 
 // DefaultNamespace holds participants first seen in a manifest.
@@ -111,6 +114,9 @@ type plannedParticipant struct {
 	wrapped []byte
 	create  bool
 	update  bool
+	// erased marks a participant who was erased: nothing of theirs is
+	// registered again.
+	erased bool
 }
 
 // plannedSample is a sample staged for registration.
@@ -125,6 +131,9 @@ type plannedSample struct {
 	// are nil for a sample known to be a duplicate.
 	row   *storage.Sample
 	entry []byte
+	// erasedContent marks content registered before to a participant who
+	// was erased since: it is left out.
+	erasedContent bool
 }
 
 // Register registers a batch. Every declaration is validated and every file
@@ -154,11 +163,13 @@ func (r *Registry) register(ctx context.Context, b *Batch) (*RegisterReport, err
 		return nil, &BatchError{Problems: problems}
 	}
 
-	// Resolve who every sample belongs to, planning new participants.
+	// Resolve who every sample belongs to, planning new participants, and
+	// leave out the samples of erased participants.
 	people, bySample, problems := r.planParticipants(ctx, b)
 	if len(problems) > 0 {
 		return nil, &BatchError{Problems: problems}
 	}
+	b, bySample, erased := withoutErased(b, bySample)
 
 	// Read, check and stage every file.
 	started := time.Now()
@@ -168,6 +179,8 @@ func (r *Registry) register(ctx context.Context, b *Batch) (*RegisterReport, err
 		r.dropStaged(ctx, plans)
 		return nil, &BatchError{Problems: problems}
 	}
+	plans, erasedContent := r.withoutErasedContent(ctx, plans)
+	erased = append(erased, erasedContent...)
 
 	// Store the recordings under their final keys and make them durable
 	// before the events that reference them commit. A crash in between
@@ -201,6 +214,7 @@ func (r *Registry) register(ctx context.Context, b *Batch) (*RegisterReport, err
 	if err != nil {
 		return nil, err
 	}
+	rep.Erased = erased
 	r.log.Info("registered batch", "samples", len(rep.Samples), "participants_created", rep.ParticipantsCreated,
 		"stage", staged.Sub(started), "pack", placed.Sub(staged), "store", stored.Sub(placed), "log", time.Since(stored))
 	return rep, nil
@@ -377,4 +391,40 @@ func (r *Registry) commitSample(w *writer, p *plannedSample, inBatch map[string]
 	s.EventIndex = idx
 	reg.Sample, reg.EventIndex = s.ID, idx
 	return reg, &s, nil
+}
+
+// withoutErased leaves out the samples of erased participants, and returns
+// where they were declared.
+func withoutErased(b *Batch, bySample []*plannedParticipant) (*Batch, []*plannedParticipant, []string) {
+	var erased []string
+	kept := &Batch{Participants: b.Participants}
+	var keptBy []*plannedParticipant
+	for i, pp := range bySample {
+		if pp.erased {
+			erased = append(erased, b.Samples[i].Where)
+			continue
+		}
+		kept.Samples = append(kept.Samples, b.Samples[i])
+		keptBy = append(keptBy, pp)
+	}
+	return kept, keptBy, erased
+}
+
+// withoutErasedContent drops staged recordings whose content belonged to a
+// participant who was erased, as when a dataset is imported again after
+// one of its participants asked to be forgotten.
+func (r *Registry) withoutErasedContent(ctx context.Context, plans []*plannedSample) ([]*plannedSample, []string) {
+	var kept []*plannedSample
+	var erased []string
+	for _, p := range plans {
+		if !p.erasedContent {
+			kept = append(kept, p)
+			continue
+		}
+		erased = append(erased, p.in.Where)
+		if err := p.staged.Discard(context.WithoutCancel(ctx), r.blobs); err != nil {
+			r.log.Warn("could not delete staged upload; garbage collection will", "key", p.staged.Key, "error", err)
+		}
+	}
+	return kept, erased
 }

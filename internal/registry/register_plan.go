@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/steward-rehab/steward/internal/ident"
 	"github.com/steward-rehab/steward/internal/keyring"
 	"github.com/steward-rehab/steward/internal/participant"
 	"github.com/steward-rehab/steward/internal/storage"
@@ -57,6 +58,9 @@ func (r *Registry) planDeclared(ctx context.Context, tx storage.ReadTx, in Parti
 	}
 	attrs := in.Attributes.Normalized()
 	if len(found) == 0 {
+		if erased, err := r.erasedSource(ctx, tx, in.Namespace, in.SourceID); err != nil || erased {
+			return &plannedParticipant{erased: erased}, err
+		}
 		return r.newParticipant(ctx, in.Namespace, in.SourceID, attrs)
 	}
 	existing := found[0]
@@ -117,6 +121,14 @@ func (r *Registry) resolveForSample(ctx context.Context, tx storage.ReadTx, peop
 		}
 		people[[2]string{found.Namespace, found.SourceID}] = pp
 		return pp, nil
+	}
+	if strings.HasPrefix(ref, ident.Participant) {
+		return nil, Problem{s.Where, fmt.Errorf("unknown participant pseudonym %q: check it, or name a new participant by their own id, not a p- pseudonym", ref)}
+	}
+	if erased, err := r.erasedSource(ctx, tx, s.Namespace, ref); err != nil || erased {
+		pp := &plannedParticipant{erased: erased}
+		people[[2]string{s.Namespace, ref}] = pp
+		return pp, err
 	}
 	ns := s.Namespace
 	if ns == "" {

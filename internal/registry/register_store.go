@@ -93,7 +93,12 @@ func (r *Registry) checkAgainstRegistry(ctx context.Context, plans []*plannedSam
 			byDigest[digest] = p
 			if existing, ok := stored[digest]; ok {
 				if existing.Participant != p.who.p.Pseudonym {
-					problems = append(problems, Problem{p.in.Where, r.otherOwner(ctx, tx, p, existing)})
+					err := r.otherOwner(ctx, tx, p, existing)
+					if errors.Is(err, errErasedOwner) {
+						p.erasedContent = true
+					} else {
+						problems = append(problems, Problem{p.in.Where, err})
+					}
 					continue
 				}
 				p.duplicate = &existing
@@ -235,6 +240,9 @@ func forEach(n, workers int, fn func(i int) error) error {
 // create, another writer registered them meanwhile: the error wraps
 // storage.ErrConflict so that Register runs the batch again.
 func (r *Registry) otherOwner(ctx context.Context, tx storage.ReadTx, p *plannedSample, existing storage.Sample) error {
+	if owner, err := tx.Participant(ctx, existing.Participant); err == nil && !owner.ErasedAt.IsZero() {
+		return errErasedOwner
+	}
 	if p.who.create {
 		owner, err := tx.Participant(ctx, existing.Participant)
 		if err == nil && owner.Namespace == p.who.p.Namespace && owner.SourceID == p.who.p.SourceID {
@@ -243,3 +251,6 @@ func (r *Registry) otherOwner(ctx context.Context, tx storage.ReadTx, p *planned
 	}
 	return fmt.Errorf("content %s is already registered as sample %s of another participant", existing.Digest, existing.ID)
 }
+
+// errErasedOwner reports content that belonged to an erased participant.
+var errErasedOwner = errors.New("the content belonged to an erased participant")

@@ -154,6 +154,8 @@ type ParticipantReader interface {
 	ParticipantsBySource(ctx context.Context, ns, sourceID string) ([]Participant, error)
 	// Participants calls fn for every participant, ordered by pseudonym.
 	Participants(ctx context.Context, fn func(Participant) error) error
+	// Namespaces returns the distinct namespaces participants are in.
+	Namespaces(ctx context.Context) ([]string, error)
 	// ParticipantsOf returns several participants keyed by pseudonym; unknown
 	// pseudonyms are absent.
 	ParticipantsOf(ctx context.Context, pseudonyms []string) (map[string]Participant, error)
@@ -169,12 +171,12 @@ type ParticipantWriter interface {
 	InsertParticipant(ctx context.Context, p Participant, wrappedKey []byte) error
 	// UpdateAttributes replaces a participant's attributes and salt.
 	UpdateAttributes(ctx context.Context, pseudonym string, attrs participant.Attributes, salt []byte) error
-	// EraseParticipant destroys the participant's data key, source id,
-	// attributes, salt and bank details, clears their samples' sources and
-	// recording locations, and marks them erased at the given time. The pseudonym,
-	// the sample rows and the consent history stay: they hold no identity
-	// and project events of the log.
-	EraseParticipant(ctx context.Context, pseudonym string, at time.Time) error
+	// EraseParticipant destroys the participant's data key, attributes, salt
+	// and bank details, replaces their source id with the given tombstone,
+	// clears their samples' sources and recording locations, and marks them
+	// erased at the given time. The pseudonym, the sample rows and the consent
+	// history stay: they hold no identity and project events of the log.
+	EraseParticipant(ctx context.Context, pseudonym, tombstone string, at time.Time) error
 }
 
 // Sample is the projection of a registered sample.

@@ -153,16 +153,31 @@ func (t *tx) UpdateAttributes(ctx context.Context, pseudonym string, attrs parti
 	return nil
 }
 
-// erasedNamespace holds erased participants; their source id becomes their
-// pseudonym, which keeps the (namespace, source id) pair unique.
-const erasedNamespace = "erased"
+func (t *tx) Namespaces(ctx context.Context) ([]string, error) {
+	rows, err := t.query(ctx, "SELECT DISTINCT namespace FROM participants ORDER BY namespace")
+	if err != nil {
+		return nil, fmt.Errorf("list namespaces: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var ns string
+		if err := rows.Scan(&ns); err != nil {
+			return nil, err
+		}
+		out = append(out, ns)
+	}
+	return out, rows.Err()
+}
 
-func (t *tx) EraseParticipant(ctx context.Context, pseudonym string, at time.Time) error {
+// EraseParticipant keeps the participant's namespace, so the tombstone is
+// looked up where the source id was.
+func (t *tx) EraseParticipant(ctx context.Context, pseudonym, tombstone string, at time.Time) error {
 	if _, err := t.exec(ctx, "DELETE FROM data_keys WHERE participant = ?", pseudonym); err != nil {
 		return fmt.Errorf("destroy data key of %s: %w", pseudonym, err)
 	}
-	res, err := t.exec(ctx, "UPDATE participants SET namespace = ?, source_id = ?, attributes = ?, salt = ?, erased_at = ? WHERE pseudonym = ?",
-		erasedNamespace, pseudonym, "{}", []byte{}, formatTime(at), pseudonym)
+	res, err := t.exec(ctx, "UPDATE participants SET source_id = ?, attributes = ?, salt = ?, erased_at = ? WHERE pseudonym = ?",
+		tombstone, "{}", []byte{}, formatTime(at), pseudonym)
 	if err != nil {
 		return fmt.Errorf("erase participant %s: %w", pseudonym, err)
 	}

@@ -551,7 +551,7 @@ func testErasureDeletesPayee(t *testing.T, s storage.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Update(ctx, func(tx storage.Tx) error { return tx.EraseParticipant(ctx, "p-a", at) }); err != nil {
+	if err := s.Update(ctx, func(tx storage.Tx) error { return tx.EraseParticipant(ctx, "p-a", "erased:test", at) }); err != nil {
 		t.Fatal(err)
 	}
 	err = s.View(ctx, func(tx storage.ReadTx) error {
