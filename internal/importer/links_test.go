@@ -20,7 +20,7 @@ func TestImportersRejectLinksOut(t *testing.T) {
 	}
 	cases := []struct {
 		name, dataset, link string
-		importer         func(string) (*registry.Batch, *Report, error)
+		importer            func(string) (*registry.Batch, *Report, error)
 	}{
 		{"gaitpdb", "physionet-gaitpdb", "GaPt04_01.txt", GaitPDB},
 		{"wfdb", "physionet-gaitndd", "park2.hea", WFDB},
