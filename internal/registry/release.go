@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/steward-rehab/steward/internal/consent"
 	"github.com/steward-rehab/steward/internal/content"
@@ -74,6 +75,10 @@ func (r *Registry) BuildRelease(ctx context.Context, spec ReleaseSpec) (*Release
 	}
 	if spec.Out == "" {
 		return nil, fmt.Errorf("no output folder: pass --out DIR")
+	}
+	if now := r.now(); !spec.Terms.Until.IsZero() && !spec.Terms.Until.After(now) {
+		return nil, fmt.Errorf("--until %s is not in the future (now %s): give the date the licence's permission ends",
+			spec.Terms.Until.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	if entries, err := os.ReadDir(spec.Out); err == nil && len(entries) > 0 {
 		return nil, fmt.Errorf("output folder %s exists and is not empty: choose a new --out folder", spec.Out)

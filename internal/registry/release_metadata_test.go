@@ -269,3 +269,12 @@ func TestExportWithoutStoredDocuments(t *testing.T) {
 		}
 	}
 }
+
+func TestReleaseRejectsPastEndDate(t *testing.T) {
+	r, clk := newTestRegistry(t)
+	past := clk.now().Add(-time.Hour)
+	_, err := r.BuildRelease(context.Background(), ReleaseSpec{Purpose: "research", Out: filepath.Join(t.TempDir(), "out"), Terms: release.Terms{Until: past}})
+	if err == nil || !strings.Contains(err.Error(), "--until") {
+		t.Fatalf("a licence that ended an hour ago: %v", err)
+	}
+}
