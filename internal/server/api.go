@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -144,7 +143,7 @@ func (s *Server) documents(w http.ResponseWriter, r *http.Request, _ principal) 
 // addDocument registers a consent document sent as YAML or JSON, the file
 // format that steward consent document add reads.
 func (s *Server) addDocument(w http.ResponseWriter, r *http.Request, _ principal) error {
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxJSONBytes))
+	raw, err := readBody(w, r, s.cfg.MaxJSONBytes)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/steward-rehab/steward/internal/fhirconsent"
@@ -66,7 +65,7 @@ func (s *Server) importConsentFHIR(w http.ResponseWriter, r *http.Request, p pri
 	if err != nil {
 		return err
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxJSONBytes))
+	raw, err := readBody(w, r, s.cfg.MaxJSONBytes)
 	if err != nil {
 		return err
 	}

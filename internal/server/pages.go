@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -82,6 +83,23 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	return err
 }
 
+// maxFormBytes limits the body of a page's form, which holds a few fields.
+const maxFormBytes = 16 << 10
+
+// parseForm reads a page's form body of at most maxFormBytes.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	err := r.ParseForm()
+	if err == nil {
+		return nil
+	}
+	var escape url.EscapeError
+	if errors.As(err, &escape) {
+		return &httpError{status: http.StatusBadRequest, msg: "The form could not be read. Reload the page and try again.", err: err}
+	}
+	return bodyError(err)
+}
+
 // pageError responds to a page request that failed with an HTML page, and logs
 // the error once, as fail does for the API.
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
@@ -94,7 +112,7 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		log.Debug("page request rejected", "status", status, "error", err)
 	}
-	content := map[string]any{"Message": msg, "Back": "/me", "BackLabel": "Back to your data"}
+	content := map[string]any{"Message": s.redactPaths(msg), "Back": "/me", "BackLabel": "Back to your data"}
 	if rerr := s.render(w, r, status, "error", "That did not work", principal{}, content); rerr != nil {
 		log.Error("rendering the error page failed", "error", rerr)
 	}
@@ -147,7 +165,9 @@ func (s *Server) cookie(r *http.Request, name, value string, ttl time.Duration) 
 }
 
 func (s *Server) pageSignInSubmit(w http.ResponseWriter, r *http.Request, _ principal) error {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
 	pre, err := r.Cookie(signInCookie)
 	if err != nil {
 		return newError(http.StatusForbidden, "The sign-in form expired. Open your sign-in link again.")
@@ -171,7 +191,9 @@ func (s *Server) pageSignInSubmit(w http.ResponseWriter, r *http.Request, _ prin
 }
 
 func (s *Server) pageSignOut(w http.ResponseWriter, r *http.Request, p principal) error {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
 	if !p.anonymous() {
 		if err := checkCSRF(r, csrfToken(p.session)); err != nil {
 			return err
@@ -368,7 +390,9 @@ func (s *Server) pageConsentSubmit(w http.ResponseWriter, r *http.Request, p pri
 	if !signedIn(w, r, p) {
 		return nil
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
 	if err := checkCSRF(r, csrfToken(p.session)); err != nil {
 		return err
 	}
@@ -470,7 +494,9 @@ func (s *Server) pageErasureSubmit(w http.ResponseWriter, r *http.Request, p pri
 	if !signedIn(w, r, p) {
 		return nil
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
 	if err := checkCSRF(r, csrfToken(p.session)); err != nil {
 		return err
 	}

@@ -115,8 +115,8 @@ func table() []*route {
 
 		{method: "GET", path: "/", summary: "see the start page", public: true, page: true, statuses: statuses(ok, seeOther, notFound), handle: (*Server).pageHome},
 		{method: "GET", path: "/signin", summary: "sign in", public: true, page: true, statuses: statuses(ok), handle: (*Server).pageSignIn},
-		{method: "POST", path: "/signin", summary: "sign in", public: true, page: true, statuses: statuses(seeOther, unauth, forbidden, tooLarge), handle: (*Server).pageSignInSubmit},
-		{method: "POST", path: "/signout", summary: "sign out", public: true, page: true, statuses: statuses(seeOther, forbidden, tooLarge), handle: (*Server).pageSignOut},
+		{method: "POST", path: "/signin", summary: "sign in", public: true, page: true, statuses: statuses(seeOther, bad, unauth, forbidden, tooLarge), handle: (*Server).pageSignInSubmit},
+		{method: "POST", path: "/signout", summary: "sign out", public: true, page: true, statuses: statuses(seeOther, bad, forbidden, tooLarge), handle: (*Server).pageSignOut},
 		{method: "GET", path: "/me", summary: "see their data", public: true, page: true, statuses: statuses(ok, seeOther), handle: (*Server).pageData},
 		{method: "GET", path: "/me/consent", summary: "see their consent", public: true, page: true, statuses: statuses(ok, seeOther), handle: (*Server).pageConsent},
 		{method: "POST", path: "/me/consent", summary: "change their consent", public: true, page: true, statuses: statuses(seeOther, bad, forbidden, tooLarge), handle: (*Server).pageConsentSubmit},
@@ -134,7 +134,50 @@ func (s *Server) routes() http.Handler {
 	for _, rt := range table() {
 		mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
-	return s.withRequestID(mux)
+	return s.withRequestID(s.withJSONFallback(mux))
+}
+
+// withJSONFallback responds to a request that matches no route with a
+// JSON error, as every route does, instead of the plain text of
+// http.ServeMux. The page route GET / matches every path for GET and HEAD,
+// so what falls through is mostly another method on a known path: 405
+// with the Allow header that ServeMux computes.
+func (s *Server) withJSONFallback(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		switch allow := rec.header.Get("Allow"); {
+		case rec.status == http.StatusMethodNotAllowed && allow != "":
+			w.Header().Set("Allow", allow)
+			s.fail(w, r, newError(http.StatusMethodNotAllowed, "method %s is not allowed here: use %s", r.Method, allow))
+		case rec.status == http.StatusMethodNotAllowed:
+			s.fail(w, r, newError(http.StatusMethodNotAllowed, "method %s is not allowed here", r.Method))
+		default:
+			s.fail(w, r, newError(http.StatusNotFound, "no such route: see /api/v1/openapi.yaml"))
+		}
+	})
+}
+
+// statusRecorder keeps the status and header a handler writes and drops
+// its body.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (r *statusRecorder) Header() http.Header { return r.header }
+
+func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
 }
 
 type ctxKey int

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +58,8 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 	pages   *pageTemplates
+	// redactPaths removes the server's folders from error messages.
+	redactPaths func(string) string
 	// observe, when set by tests, receives the status of every request.
 	observe func(rt *route, status int)
 }
@@ -95,7 +98,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, reg: cfg.Registry, log: cfg.Logger, metrics: newMetrics(), pages: pages}
+	s := &Server{cfg: cfg, reg: cfg.Registry, log: cfg.Logger, metrics: newMetrics(), pages: pages,
+		redactPaths: newPathRedactor(os.TempDir(), cfg.Registry.Dir())}
 	s.handler = s.routes()
 	return s, nil
 }

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/steward-rehab/steward/internal/importer"
 	"github.com/steward-rehab/steward/internal/registry"
@@ -18,7 +20,8 @@ import (
 
 // extractUpload unpacks a tar request body into a new temporary folder
 // and returns it with the function that removes it. Entries must be
-// regular files or folders with relative paths that stay inside.
+// regular files or folders with relative paths that stay inside. Errors
+// name entries as the archive does, never by their path on the server.
 func (s *Server) extractUpload(w http.ResponseWriter, r *http.Request) (string, func(), error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != tarType {
@@ -38,11 +41,7 @@ func (s *Server) extractUpload(w http.ResponseWriter, r *http.Request) (string, 
 		}
 		if err != nil {
 			cleanup()
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) || errors.Is(err, os.ErrDeadlineExceeded) {
-				return "", nil, err
-			}
-			return "", nil, newError(http.StatusBadRequest, "invalid tar archive: %v", err)
+			return "", nil, tarError(err, "")
 		}
 		if err := extractEntry(dir, h, tr); err != nil {
 			cleanup()
@@ -57,6 +56,41 @@ func (s *Server) extractUpload(w http.ResponseWriter, r *http.Request) (string, 
 	return dir, cleanup, nil
 }
 
+// tarError classifies an error of reading the tar archive, inside the
+// named entry or, when entry is empty, between entries.
+func tarError(err error, entry string) error {
+	if hasOwnStatus(err) {
+		return err
+	}
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) && entry != "":
+		return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("the tar archive ends inside entry %q: send the whole archive", entry), err: err}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &httpError{status: http.StatusBadRequest, msg: "the tar archive ends inside an entry's header: send the whole archive", err: err}
+	case entry != "":
+		return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("invalid tar archive: entry %q could not be read: %v", entry, err), err: err}
+	}
+	return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("invalid tar archive: %v", err), err: err}
+}
+
+// writeError marks an error of writing an extracted file, which is the
+// server's fault, apart from the errors of reading the archive.
+type writeError struct{ err error }
+
+func (e writeError) Error() string { return e.err.Error() }
+func (e writeError) Unwrap() error { return e.err }
+
+// markedWriter returns the errors of its writer as writeError.
+type markedWriter struct{ w io.Writer }
+
+func (m markedWriter) Write(p []byte) (int, error) {
+	n, err := m.w.Write(p)
+	if err != nil {
+		err = writeError{err}
+	}
+	return n, err
+}
+
 func extractEntry(dir string, h *tar.Header, r io.Reader) error {
 	name := path.Clean(h.Name)
 	if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
@@ -65,22 +99,44 @@ func extractEntry(dir string, h *tar.Header, r io.Reader) error {
 	target := filepath.Join(dir, filepath.FromSlash(name))
 	switch h.Typeflag {
 	case tar.TypeDir:
-		return os.MkdirAll(target, 0o700)
+		return entryError(h.Name, os.MkdirAll(target, 0o700))
 	case tar.TypeReg:
 		if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
-			return err
+			return entryError(h.Name, err)
 		}
 		f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err != nil {
-			return newError(http.StatusBadRequest, "tar entry %q: %v", h.Name, err)
+			return entryError(h.Name, err)
 		}
-		if _, err := io.Copy(f, r); err != nil {
+		_, err = io.Copy(markedWriter{f}, r)
+		var failedWrite writeError
+		switch {
+		case errors.As(err, &failedWrite):
 			f.Close()
-			return err
+			return fmt.Errorf("extract tar entry %q: %w", h.Name, failedWrite.err)
+		case err != nil:
+			f.Close()
+			return tarError(err, h.Name)
 		}
 		return f.Close()
 	}
 	return newError(http.StatusBadRequest, "tar entry %q is not a regular file or folder: links and devices are not accepted", h.Name)
+}
+
+// entryError turns a failure to create an entry's file or folder into a
+// client error when an earlier entry of the archive caused it: the same
+// name twice, or a file where a folder must be. Other failures, such as a
+// full disk, are the server's and keep their cause for the log.
+func entryError(entry string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrExist):
+		return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("tar entry %q appears twice, or collides with a folder of the same name: send each file once", entry), err: err}
+	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EISDIR):
+		return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("tar entry %q needs a folder where an earlier entry is a file: send each file once, inside distinct folders", entry), err: err}
+	}
+	return fmt.Errorf("extract tar entry %q: %w", entry, err)
 }
 
 // importJSON is the outcome of an import or an ingest.
