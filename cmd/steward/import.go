@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -80,6 +81,10 @@ func registerBatch(cmd *cobra.Command, g *globals, batch *registry.Batch, rep *i
 	for _, s := range res.Samples {
 		if s.Duplicate {
 			dup++
+			if len(s.Differs) > 0 {
+				printf(cmd, "note: %s: same content as %s, registered before with other values of %s; the first registration's values are kept\n",
+					s.Where, s.Sample, strings.Join(s.Differs, ", "))
+			}
 			continue
 		}
 		fresh++

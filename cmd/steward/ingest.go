@@ -23,12 +23,17 @@ func newIngestCommand(g *globals) *cobra.Command {
 
 CSV uses the same names as columns, with device.model style for nested
 fields. Paths are relative to the manifest and may not leave its folder. The
-schema is schemas/sample.schema.json. WAV headers, tabular sensor files and
-WFDB headers are checked against the declared sampling rate and channels.
+schema is schemas/sample.schema.json; a field given twice, or a value with
+control, bidirectional or zero-width characters, is rejected. consentVersion
+names a registered consent document (steward consent document list). The
+sampling rate in a WAV or WFDB header must equal the declared one; one
+estimated from a tabular file's time column may be off by 1 %. Declared
+channels are checked too, and empty files are rejected.
 
 Every row is checked before anything is registered: one bad row rejects the
 whole manifest and leaves the registry unchanged. Content registered before
-returns the original sample.
+returns the original sample, with a note naming the declared fields whose
+values differ from the original's, which are kept.
 
 With --server, the manifest is checked here, then it and its recordings are
 uploaded as a tar archive; a steward token registers into its organisation.`,

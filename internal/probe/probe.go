@@ -18,6 +18,10 @@ type Measured struct {
 	Channels     int
 	Frames       int64 // samples per channel
 	Duration     float64
+	// RateFromHeader is set when the format's header states the sampling
+	// rate, which a declaration must then match exactly; a rate estimated
+	// from a time column may be off by rounding.
+	RateFromHeader bool
 }
 
 // Prober consumes content through Write and reports on Finish. Write never
@@ -63,15 +67,20 @@ func (m Mismatch) Error() string {
 	return fmt.Sprintf("field %s: declared %s but the file has %s", m.Field, m.Declared, m.Measured)
 }
 
-// rateTolerance is how far a measured sampling rate may be from the declared
-// one, relative: clocks and rounded time columns drift by well under 1 %.
+// rateTolerance is how far a sampling rate estimated from a time column may
+// be from the declared one, relative: clocks and rounded time columns drift
+// by well under 1 %.
 const rateTolerance = 0.01
 
 // Compare checks declared values against measured ones and returns the
 // mismatches. A zero measured value is not checked.
 func Compare(samplingRate float64, channels int, m Measured) []Mismatch {
 	var out []Mismatch
-	if m.SamplingRate > 0 && math.Abs(m.SamplingRate-samplingRate) > rateTolerance*samplingRate {
+	tolerance := rateTolerance * samplingRate
+	if m.RateFromHeader {
+		tolerance = 1e-9 * samplingRate // the header's value, up to its decimal notation
+	}
+	if m.SamplingRate > 0 && math.Abs(m.SamplingRate-samplingRate) > tolerance {
 		out = append(out, Mismatch{Field: "samplingRate", Declared: formatHz(samplingRate), Measured: formatHz(m.SamplingRate)})
 	}
 	if channels > 0 && m.Channels > 0 && channels != m.Channels {

@@ -138,6 +138,14 @@ func TestWAV(t *testing.T) {
 	if mm := Compare(44100, 2, m); len(mm) != 2 {
 		t.Fatalf("mismatches %v", mm)
 	}
+	// The header states the rate, so a declaration close to it is wrong
+	// all the same.
+	if mm := Compare(16100, 1, m); len(mm) != 1 {
+		t.Fatalf("16100 Hz declared for a 16000 Hz header: mismatches %v", mm)
+	}
+	if mm := Compare(16000, 1, m); len(mm) != 0 {
+		t.Fatalf("the header's own rate: mismatches %v", mm)
+	}
 }
 
 func TestWAVTruncated(t *testing.T) {

@@ -106,9 +106,10 @@ func (p *wavProber) Finish() (Measured, error) {
 	}
 	frames := audio / int64(p.align)
 	return Measured{
-		SamplingRate: float64(p.rate),
-		Channels:     int(p.channels),
-		Frames:       frames,
-		Duration:     float64(frames) / float64(p.rate),
+		SamplingRate:   float64(p.rate),
+		RateFromHeader: true,
+		Channels:       int(p.channels),
+		Frames:         frames,
+		Duration:       float64(frames) / float64(p.rate),
 	}, nil
 }

@@ -87,7 +87,7 @@ func readRecordArchive(r io.Reader) (Measured, error) {
 			return Measured{}, fmt.Errorf("%s: signal file %s named by the header is missing", first.Name, file)
 		}
 	}
-	m := Measured{SamplingRate: h.Frequency, Channels: len(h.Signals), Frames: h.Samples}
+	m := Measured{SamplingRate: h.Frequency, RateFromHeader: true, Channels: len(h.Signals), Frames: h.Samples}
 	m.Duration = float64(h.Samples) / h.Frequency
 	return m, nil
 }

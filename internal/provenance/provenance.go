@@ -110,6 +110,10 @@ func (e *ValidationError) Error() string {
 // ValidateJSON checks raw declaration JSON against the sample schema and
 // decodes it. The error is a *ValidationError naming each offending field.
 func ValidateJSON(raw []byte) (Declaration, error) {
+	var dup *ValidationError
+	if err := checkDuplicateNames(raw); errors.As(err, &dup) {
+		return Declaration{}, dup // other errors are syntax, which validateRaw reports
+	}
 	if err := validateRaw(raw); err != nil {
 		return Declaration{}, err
 	}
@@ -151,6 +155,10 @@ func validateRaw(raw []byte) error {
 			return &ValidationError{Problems: flatten(ve)}
 		}
 		return err
+	}
+	if problems := checkText(doc, ""); len(problems) > 0 {
+		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Field < problems[j].Field })
+		return &ValidationError{Problems: problems}
 	}
 	return nil
 }

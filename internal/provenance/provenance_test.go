@@ -25,6 +25,13 @@ func TestValidateRejects(t *testing.T) {
 		"absolute path":    {`{"path":"/etc/passwd","modality":"voice",` + base + `}`, "path"},
 		"unknown field":    {`{"path":"a.wav","modality":"voice","colour":"red",` + base + `}`, ""},
 		"missing path":     {`{"modality":"voice",` + base + `}`, ""},
+		"given twice":      {`{"path":"a.wav","modality":"voice","protocol":"q",` + base + `}`, "protocol"},
+		"twice in device":  {`{"path":"a.wav","modality":"voice","device":{"model":"A","model":"B","firmware":"1"},` + strings.Replace(base, `"device":{"model":"H5","firmware":"2.1"},`, "", 1) + `}`, "device/model"},
+		"NUL byte":         {`{"path":"a.wav","modality":"voice","id":"s\u00001",` + base + `}`, "id"},
+		"newline":          {`{"path":"a\nb.wav","modality":"voice",` + base + `}`, "path"},
+		"bidi override":    {`{"path":"a.wav","modality":"voice","id":"s-\u202ecba",` + base + `}`, "id"},
+		"zero width space": {`{"path":"a.wav","modality":"voice",` + strings.Replace(base, `"c"`, `"c\u200b"`, 1) + `}`, "collectorId"},
+		"hidden in device": {`{"path":"a.wav","modality":"voice",` + strings.Replace(base, `"H5"`, `"H5\t"`, 1) + `}`, "device/model"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -37,5 +44,20 @@ func TestValidateRejects(t *testing.T) {
 			}
 			t.Log(err)
 		})
+	}
+}
+
+func TestDifferences(t *testing.T) {
+	a := Record{Modality: "voice", Format: "wav", SamplingRate: 16000, Device: Device{Model: "H5", Firmware: "2.1"}, Protocol: "vowel"}
+	b := a
+	if d := Differences(a, b); len(d) != 0 {
+		t.Fatalf("equal records differ in %v", d)
+	}
+	b.Protocol = "reading"
+	b.Device.Firmware = "2.2"
+	b.Channels = 1
+	got := strings.Join(Differences(a, b), ",")
+	if got != "channels,device.firmware,protocol" {
+		t.Fatalf("differences %s", got)
 	}
 }

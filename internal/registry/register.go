@@ -92,6 +92,9 @@ type Registered struct {
 	// Duplicate is true when the same content was registered before; the
 	// original sample is returned and nothing new is logged.
 	Duplicate bool
+	// Differs lists, for a duplicate, the declared fields whose values
+	// differ from the original's and were not taken.
+	Differs []string
 }
 
 // RegisterReport is the outcome of a batch.
@@ -134,6 +137,9 @@ type plannedSample struct {
 	// erasedContent marks content registered before to a participant who
 	// was erased since: it is left out.
 	erasedContent bool
+	// differs lists the declared fields of a duplicate that differ from
+	// the sample registered first, whose values are kept.
+	differs []string
 }
 
 // Register registers a batch. Every declaration is validated and every file
@@ -160,6 +166,12 @@ func (r *Registry) register(ctx context.Context, b *Batch) (*RegisterReport, err
 	var problems []Problem
 	problems = append(problems, validateBatch(b)...)
 	if len(problems) > 0 {
+		return nil, &BatchError{Problems: problems}
+	}
+	if problems, err := r.checkConsentVersions(ctx, b); err != nil || len(problems) > 0 {
+		if err != nil {
+			return nil, err
+		}
 		return nil, &BatchError{Problems: problems}
 	}
 
@@ -252,6 +264,44 @@ func validateBatch(b *Batch) []Problem {
 		}
 	}
 	return problems
+}
+
+// checkConsentVersions checks that every consent document version the
+// samples name is registered. Each unknown version is one problem, at the
+// first sample that names it.
+func (r *Registry) checkConsentVersions(ctx context.Context, b *Batch) ([]Problem, error) {
+	first := map[string]int{}
+	var versions []string
+	for i := range b.Samples {
+		v := b.Samples[i].Declaration.ConsentVersion
+		if _, seen := first[v]; !seen {
+			first[v] = i
+			versions = append(versions, v)
+		}
+	}
+	var problems []Problem
+	err := r.store.View(ctx, func(tx storage.ReadTx) error {
+		for _, v := range versions {
+			_, err := tx.ConsentDocument(ctx, v)
+			if errors.Is(err, storage.ErrNotFound) {
+				count := 0
+				for i := range b.Samples {
+					if b.Samples[i].Declaration.ConsentVersion == v {
+						count++
+					}
+				}
+				problems = append(problems, Problem{b.Samples[first[v]].Where, fmt.Errorf(
+					"field consentVersion: %q is not a registered consent document (%d sample(s) name it): register it with steward consent document add, or see steward consent document list",
+					v, count)})
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return problems, err
 }
 
 // sampleID derives a sample's id from its digest, so that the same content
@@ -373,13 +423,13 @@ func (r *Registry) prepareSamples(plans []*plannedSample) error {
 func (r *Registry) commitSample(w *writer, p *plannedSample, inBatch map[string]Registered) (Registered, *storage.Sample, error) {
 	reg := Registered{Where: p.in.Where, Participant: p.who.p.Pseudonym, Digest: p.staged.Digest}
 	if first, ok := inBatch[p.staged.Digest]; ok {
-		reg.Sample, reg.EventIndex, reg.Duplicate = first.Sample, first.EventIndex, true
+		reg.Sample, reg.EventIndex, reg.Duplicate, reg.Differs = first.Sample, first.EventIndex, true, p.differs
 		return reg, nil, nil
 	}
 	if p.duplicate != nil {
 		// NOTE: staging read the duplicate's index from an earlier snapshot,
 		// which is right as long as samples are never deleted.
-		reg.Sample, reg.EventIndex, reg.Duplicate = p.duplicate.ID, p.duplicate.EventIndex, true
+		reg.Sample, reg.EventIndex, reg.Duplicate, reg.Differs = p.duplicate.ID, p.duplicate.EventIndex, true, p.differs
 		return reg, nil, nil
 	}
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/steward-rehab/steward/internal/content"
 	"github.com/steward-rehab/steward/internal/probe"
+	"github.com/steward-rehab/steward/internal/provenance"
 	"github.com/steward-rehab/steward/internal/storage"
 )
 
@@ -49,6 +50,9 @@ func (r *Registry) stageOne(ctx context.Context, in *SampleInput, who *plannedPa
 	if err != nil {
 		return plan, err
 	}
+	if plan.staged.Size == 0 {
+		return plan, fmt.Errorf("the file %s is empty: a recording has content; check that it was copied completely", d.Path)
+	}
 	if plan.staged.ProbeErr != nil {
 		return plan, fmt.Errorf("%s content: %w", d.Format, plan.staged.ProbeErr)
 	}
@@ -67,6 +71,7 @@ func (r *Registry) stageOne(ctx context.Context, in *SampleInput, who *plannedPa
 func (r *Registry) checkAgainstRegistry(ctx context.Context, plans []*plannedSample) []Problem {
 	var problems []Problem
 	byDigest := map[string]*plannedSample{}
+	kept := map[string]provenance.Record{} // the record each digest keeps
 	err := r.store.View(ctx, func(tx storage.ReadTx) error {
 		var digests []string
 		for _, p := range plans {
@@ -88,10 +93,13 @@ func (r *Registry) checkAgainstRegistry(ctx context.Context, plans []*plannedSam
 					problems = append(problems, Problem{p.in.Where, fmt.Errorf("same content as %s, which belongs to another participant", first.in.Where)})
 				}
 				p.duplicate = &storage.Sample{ID: sampleID(digest)}
+				p.differs = provenance.Differences(kept[digest], p.in.Declaration.Record)
 				continue
 			}
 			byDigest[digest] = p
+			kept[digest] = p.in.Declaration.Record
 			if existing, ok := stored[digest]; ok {
+				kept[digest] = existing.Provenance
 				if existing.Participant != p.who.p.Pseudonym {
 					err := r.otherOwner(ctx, tx, p, existing)
 					if errors.Is(err, errErasedOwner) {
@@ -102,6 +110,10 @@ func (r *Registry) checkAgainstRegistry(ctx context.Context, plans []*plannedSam
 					continue
 				}
 				p.duplicate = &existing
+				p.differs = provenance.Differences(existing.Provenance, p.in.Declaration.Record)
+				if id := p.in.Declaration.ID; id != "" && id != existing.ExternalID {
+					p.differs = append(p.differs, "id")
+				}
 				continue
 			}
 			if id := p.in.Declaration.ID; id != "" {

@@ -139,14 +139,27 @@ func TestRegisterRejectsWholeBatch(t *testing.T) {
 	}
 	good := voiceSample("P1", wavBytes(16000, 1000, 1), 16000)
 	wrongRate := voiceSample("P2", wavBytes(16000, 1000, 2), 44100)
+	nearRate := voiceSample("P2", wavBytes(16000, 1000, 4), 16001)
 	truncated := voiceSample("P3", wavBytes(16000, 1000, 3)[:500], 16000)
-	_, err = r.Register(ctx, &Batch{Samples: []SampleInput{good, wrongRate, truncated}})
+	empty := voiceSample("P3", nil, 16000)
+	_, err = r.Register(ctx, &Batch{Samples: []SampleInput{good, wrongRate, nearRate, truncated, empty}})
 	var be *BatchError
-	if !errors.As(err, &be) || len(be.Problems) != 2 {
+	if !errors.As(err, &be) || len(be.Problems) != 4 {
 		t.Fatalf("err %v", err)
 	}
-	if !strings.Contains(err.Error(), "samplingRate: declared 44100 Hz but the file has 16000 Hz") || !strings.Contains(err.Error(), "truncated") {
-		t.Fatalf("err %v", err)
+	for _, want := range []string{"samplingRate: declared 44100 Hz but the file has 16000 Hz", "declared 16001 Hz", "truncated", "is empty"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("error does not say %q: %v", want, err)
+		}
+	}
+
+	// A consent document that was never registered is checked before any
+	// file is read.
+	unknown := voiceSample("P1", wavBytes(16000, 1000, 1), 16000)
+	unknown.Declaration.ConsentVersion = "v9"
+	_, err = r.Register(ctx, &Batch{Samples: []SampleInput{good, unknown}})
+	if err == nil || !strings.Contains(err.Error(), `consentVersion: "v9" is not a registered consent document`) {
+		t.Fatalf("unknown consent document: %v", err)
 	}
 	rep, err := r.VerifyLog(ctx)
 	if err != nil {
@@ -196,5 +209,28 @@ func TestGarbageCollectionKeepsReleaseDocuments(t *testing.T) {
 	}
 	if _, err := r.VerifyLog(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRegisterReportsDifferingMetadata(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newTestRegistry(t)
+	wav := wavBytes(16000, 1000, 1)
+	if _, err := r.Register(ctx, &Batch{Samples: []SampleInput{voiceSample("P1", wav, 16000)}}); err != nil {
+		t.Fatal(err)
+	}
+	again := voiceSample("P1", wav, 16000)
+	again.Declaration.Protocol = "reading-passage"
+	again.Declaration.Device.Firmware = "3.0"
+	same := voiceSample("P1", wav, 16000)
+	rep, err := r.Register(ctx, &Batch{Samples: []SampleInput{again, same}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rep.Samples[0].Differs, ","); !rep.Samples[0].Duplicate || got != "device.firmware,protocol" {
+		t.Fatalf("changed metadata: duplicate %v, differs %q", rep.Samples[0].Duplicate, got)
+	}
+	if len(rep.Samples[1].Differs) != 0 {
+		t.Fatalf("unchanged metadata reported as different: %v", rep.Samples[1].Differs)
 	}
 }
