@@ -141,8 +141,17 @@ func (r Record) Validate(modalities []string) error {
 	default:
 		return fmt.Errorf("invalid consent action %q: use %s, %s or %s", r.Action, ActionGrant, ActionWithdraw, ActionInvalidate)
 	}
+	if err := r.validateMethod(); err != nil {
+		return err
+	}
 	if len(r.Tiers) == 0 {
 		return fmt.Errorf("no tiers given: pass --tiers with one or more of %s", strings.Join(Tiers, ","))
+	}
+	if d := firstRepeat(r.Tiers); d != "" {
+		return fmt.Errorf("tier %s is given twice: name each tier once", d)
+	}
+	if d := firstRepeat(r.Modalities); d != "" {
+		return fmt.Errorf("modality %s is given twice: name each modality once", d)
 	}
 	for _, t := range r.Tiers {
 		if !slices.Contains(Tiers, t) {
@@ -165,6 +174,40 @@ func (r Record) Validate(modalities []string) error {
 		return fmt.Errorf("consent record needs a signing time and a start time")
 	}
 	return nil
+}
+
+// Methods are the ways consent is given or withdrawn. MethodFHIR marks a
+// record imported from a FHIR Consent that did not state its method.
+const (
+	MethodWritten         = "written"
+	MethodElectronic      = "electronic"
+	MethodVerbalWitnessed = "verbal-witnessed"
+	MethodFHIR            = "fhir"
+)
+
+// Methods lists the methods a record may state.
+var Methods = []string{MethodWritten, MethodElectronic, MethodVerbalWitnessed, MethodFHIR}
+
+func (r Record) validateMethod() error {
+	if !slices.Contains(Methods, r.Method) {
+		return fmt.Errorf("invalid method %q: use %s, %s or %s", r.Method, MethodWritten, MethodElectronic, MethodVerbalWitnessed)
+	}
+	if r.Method == MethodVerbalWitnessed && strings.TrimSpace(r.Witness) == "" {
+		return fmt.Errorf("verbal consent needs a witness: pass --witness with who witnessed it")
+	}
+	return nil
+}
+
+// firstRepeat returns the first value that occurs twice in list, or "".
+func firstRepeat(list []string) string {
+	seen := make(map[string]bool, len(list))
+	for _, v := range list {
+		if seen[v] {
+			return v
+		}
+		seen[v] = true
+	}
+	return ""
 }
 
 func (r Record) validateGrantor() error {

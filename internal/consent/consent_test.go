@@ -344,3 +344,33 @@ func TestDefaultDocumentParses(t *testing.T) {
 		t.Fatalf("default document %+v", d.Terms())
 	}
 }
+
+func TestValidateRejectsMethodAndRepeats(t *testing.T) {
+	modalities := []string{"video", "voice", "sensor", "pressure"}
+	ok := grant("c-1", Permit, "research", "voice", "2025-01-01T00:00:00Z", "2025-01-01T00:00:00Z", "")
+	if err := ok.Validate(modalities); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		change func(*Record)
+		want   string
+	}{
+		"unknown method":         {func(r *Record) { r.Method = "paper" }, `invalid method "paper"`},
+		"empty method":           {func(r *Record) { r.Method = "" }, "invalid method"},
+		"verbal without witness": {func(r *Record) { r.Method = MethodVerbalWitnessed }, "--witness"},
+		"tier twice":             {func(r *Record) { r.Tiers = []string{"research", "research"} }, "tier research is given twice"},
+		"modality twice":         {func(r *Record) { r.Modalities = []string{"voice", "video", "voice"} }, "modality voice is given twice"},
+	}
+	for name, c := range cases {
+		r := ok
+		c.change(&r)
+		if err := r.Validate(modalities); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	witnessed := ok
+	witnessed.Method, witnessed.Witness = MethodVerbalWitnessed, "nurse B. Okafor"
+	if err := witnessed.Validate(modalities); err != nil {
+		t.Errorf("witnessed verbal consent: %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 )
@@ -48,6 +49,17 @@ type Document struct {
 	Supersedes string `json:"supersedes,omitempty"`
 	// ChangedPurposes are the purposes a major revision adds or changes.
 	ChangedPurposes []string `json:"changedPurposes,omitempty"`
+	// Effective is the first day (YYYY-MM-DD) participants could sign this
+	// version; a grant signed earlier is rejected. Empty means no limit,
+	// for forms in use on paper before the registry existed.
+	Effective string `json:"effective,omitempty"`
+}
+
+// EffectiveFrom returns the start of the document's effective day in UTC,
+// or the zero time when it has none.
+func (d Document) EffectiveFrom() time.Time {
+	t, _ := time.Parse(time.DateOnly, d.Effective)
+	return t
 }
 
 // Terms are the parts of a document that decisions depend on. They are
@@ -100,6 +112,11 @@ func (d Document) Validate() error {
 		return fmt.Errorf("missing text: the full form the participant reads")
 	case d.RetentionYears < 0 || d.RetentionYears > 100:
 		return fmt.Errorf("invalid retentionYears %d: expected 0 to 100", d.RetentionYears)
+	}
+	if d.Effective != "" {
+		if _, err := time.Parse(time.DateOnly, d.Effective); err != nil {
+			return fmt.Errorf("invalid effective %q: give the first day the form could be signed, as YYYY-MM-DD", d.Effective)
+		}
 	}
 	if len(d.Tiers) == 0 {
 		return fmt.Errorf("no tiers offered: list one or more of %s", strings.Join(Tiers, ", "))

@@ -213,6 +213,10 @@ func checkAgainstHistory(ctx context.Context, tx storage.ReadTx, rec consent.Rec
 		} else if err != nil {
 			return err
 		}
+		if from := doc.Document.EffectiveFrom(); !from.IsZero() && rec.SignedAt.Before(from) {
+			return fmt.Errorf("signing time %s is before document %s came into use on %s: check --signed, or the document version",
+				rec.SignedAt.Format(time.RFC3339), rec.Document, doc.Document.Effective)
+		}
 		for _, t := range rec.Tiers {
 			if !slices.Contains(doc.Document.Tiers, t) {
 				return fmt.Errorf("document %s offers no %s tier: it offers %s", rec.Document, t, strings.Join(doc.Document.Tiers, ", "))

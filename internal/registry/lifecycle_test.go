@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,5 +152,26 @@ func TestExpiredConsentNoticeFromScan(t *testing.T) {
 	}
 	if len(n) != 1 || n[0].Reason != NoticeExpired {
 		t.Fatalf("scan after expiry: %+v", n)
+	}
+}
+
+func TestGrantBeforeDocumentEffective(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newTestRegistry(t)
+	if _, err := r.Register(ctx, &Batch{Samples: []SampleInput{voiceSample("P1", wavBytes(16000, 1000, 1), 16000)}}); err != nil {
+		t.Fatal(err)
+	}
+	doc := v2Document()
+	doc.Effective = "2025-03-01"
+	if _, err := r.AddDocument(ctx, doc); err != nil {
+		t.Fatal(err)
+	}
+	early := GrantInput{Document: "v2", Tiers: []string{"research"}, Modalities: []string{"voice"}, SignedAt: day("2025-02-28")}
+	if _, err := r.Grant(ctx, "P1", early); err == nil || !strings.Contains(err.Error(), "before document v2 came into use on 2025-03-01") {
+		t.Fatalf("grant signed before the form existed: %v", err)
+	}
+	early.SignedAt = day("2025-03-01")
+	if _, err := r.Grant(ctx, "P1", early); err != nil {
+		t.Fatalf("grant signed on the first day: %v", err)
 	}
 }
