@@ -26,6 +26,9 @@ blob folder); back up PostgreSQL and S3 with their own tools.
 Restore it with: steward restore DIR NEW-REGISTRY-DIR`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.rejectServer(cmd); err != nil {
+				return err
+			}
 			r, err := g.open(cmd)
 			if err != nil {
 				return err
@@ -69,6 +72,9 @@ Use the restored registry with --dir DIR or STEWARD_DIR=DIR. To also decrypt
 and hash every recording, run: steward --dir DIR log verify --content`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.rejectServer(cmd); err != nil {
+				return err
+			}
 			backup, dir := args[0], args[1]
 			m, err := registry.Restore(cmd.Context(), backup, dir, g.logger(cmd.ErrOrStderr()))
 			if err != nil {

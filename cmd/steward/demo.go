@@ -21,7 +21,7 @@ import (
 	"github.com/steward-rehab/steward/internal/synth"
 )
 
-func newDemoCommand() *cobra.Command {
+func newDemoCommand(g *globals) *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -35,6 +35,9 @@ Everything goes into --dir (default: a new temporary folder), which is kept so
 you can look at it or run other steward commands with --dir.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.rejectServer(cmd); err != nil {
+				return err
+			}
 			if dir == "" {
 				var err error
 				if dir, err = os.MkdirTemp("", "steward-demo-"); err != nil {

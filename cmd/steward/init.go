@@ -22,6 +22,9 @@ key management service), the SQLite database and the blob folder, and logs
 the first event.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.rejectServer(cmd); err != nil {
+				return err
+			}
 			opts := registry.InitOptions{Options: g.options(cmd), Origin: origin, Keeper: keeper}
 			r, err := registry.Init(cmd.Context(), g.dir, opts)
 			if err != nil {

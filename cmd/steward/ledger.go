@@ -10,16 +10,6 @@ import (
 	"github.com/steward-rehab/steward/internal/registry"
 )
 
-// openLocal opens the local registry for a command that has no HTTP API
-// counterpart, and rejects --server.
-func (g *globals) openLocal(cmd *cobra.Command, name string) (*registry.Registry, error) {
-	if g.server != "" {
-		return nil, withHint(fmt.Errorf("steward %s works on a local registry only, not through --server", name),
-			"run it where the registry is, without --server")
-	}
-	return g.open(cmd)
-}
-
 func newLedgerCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ledger",
@@ -53,7 +43,7 @@ holds at its index, that every transfer event has its transfer, and that each
 revenue and payout batch adds up. Exits 1 on any problem.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := g.openLocal(cmd, "ledger verify")
+			r, err := g.compensation(cmd)
 			if err != nil {
 				return err
 			}
@@ -76,7 +66,7 @@ func newLedgerAccountsCommand(g *globals) *cobra.Command {
 		Short: "List every account with its posted balance, pending amounts and available balance",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := g.openLocal(cmd, "ledger accounts")
+			r, err := g.compensation(cmd)
 			if err != nil {
 				return err
 			}
@@ -113,7 +103,7 @@ account that may not go negative rejects a transfer it cannot cover.`,
 			if req.Amount, err = ledger.ParseMinor(amount); err != nil {
 				return fmt.Errorf("--amount: %w", err)
 			}
-			r, err := g.openLocal(cmd, "ledger transfer")
+			r, err := g.compensation(cmd)
 			if err != nil {
 				return err
 			}
@@ -156,7 +146,7 @@ this is needed only when time alone made a difference, as for consent whose
 period has begun since it was recorded.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := g.openLocal(cmd, "ledger settle")
+			r, err := g.compensation(cmd)
 			if err != nil {
 				return err
 			}

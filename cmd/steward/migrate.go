@@ -21,6 +21,9 @@ up first; on PostgreSQL, concurrent runs wait for each other.`,
   steward migrate --db postgres://steward@db.example/registry`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.rejectServer(cmd); err != nil {
+				return err
+			}
 			m, err := registry.MigrateDatabase(cmd.Context(), g.dir, g.options(cmd))
 			if err != nil {
 				return err

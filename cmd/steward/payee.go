@@ -7,6 +7,7 @@ import (
 
 	"github.com/steward-rehab/steward/internal/ledger"
 	"github.com/steward-rehab/steward/internal/registry"
+	"github.com/steward-rehab/steward/internal/storage"
 )
 
 func newPayeeCommand(g *globals) *cobra.Command {
@@ -30,7 +31,7 @@ func newPayeeSetCommand(g *globals) *cobra.Command {
 		Example: `  steward payee set GaPt03 --name "Ada Lovelace" --iban "GB29 NWBK 6016 1331 9268 19"`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := g.openLocal(cmd, "payee set")
+			r, err := g.compensation(cmd)
 			if err != nil {
 				return err
 			}
@@ -57,11 +58,7 @@ func newPayeeShowCommand(g *globals) *cobra.Command {
 		Short: "Show a participant's bank details, the IBAN masked unless --full",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := g.openLocal(cmd, "payee show")
-			if err != nil {
-				return err
-			}
-			p, err := r.Payee(cmd.Context(), args[0])
+			p, err := g.payee(cmd, args[0], full)
 			if err != nil {
 				return err
 			}
@@ -77,13 +74,31 @@ func newPayeeShowCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
+// payee returns a participant's bank details, from the server with
+// --server, else from the local registry. A server sends the IBAN whole
+// only when full is set.
+func (g *globals) payee(cmd *cobra.Command, ref string, full bool) (storage.Payee, error) {
+	c, err := g.remote()
+	if err != nil {
+		return storage.Payee{}, err
+	}
+	if c != nil {
+		return c.Payee(cmd.Context(), ref, full)
+	}
+	r, err := g.open(cmd)
+	if err != nil {
+		return storage.Payee{}, err
+	}
+	return r.Payee(cmd.Context(), ref)
+}
+
 func newPayeeEraseCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "erase PARTICIPANT",
 		Short: "Delete a participant's bank details; their balance stays and is not paid out until new details are set",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := g.openLocal(cmd, "payee erase")
+			r, err := g.compensation(cmd)
 			if err != nil {
 				return err
 			}

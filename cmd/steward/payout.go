@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/steward-rehab/steward/internal/client"
 	"github.com/steward-rehab/steward/internal/ledger"
 	"github.com/steward-rehab/steward/internal/ledger/bankfile"
 	"github.com/steward-rehab/steward/internal/registry"
@@ -58,7 +59,7 @@ STEWARD_DEBTOR_BIC.`,
 			if spec.ExecutionDate, err = parseTimeFlag("--execution-date", execution, false); err != nil {
 				return err
 			}
-			r, err := g.openLocal(cmd, "payout export")
+			r, err := g.compensation(cmd)
 			if err != nil {
 				return err
 			}
@@ -78,9 +79,9 @@ STEWARD_DEBTOR_BIC.`,
 				printf(cmd, "batch %s: %d payments, %s in all, recorded as sent at log index %d\n", batchID, res.Batch.Payments,
 					ledger.FormatAmount(res.Batch.Total, res.Batch.Currency), res.Batch.EventIndex)
 			}
-			b, err := r.PayoutFile(cmd.Context(), batchID)
+			raw, err := bankFile(cmd, r, batchID, format, write)
 			if err == nil {
-				err = writeBankFile(out, b, write)
+				err = writePrivateFile(out, raw)
 			}
 			if err != nil {
 				return withHint(fmt.Errorf("batch %s is recorded, but its file was not written: %w", batchID, err),
@@ -113,19 +114,32 @@ func bankFileWriter(format string) (func(*bytes.Buffer, bankfile.Batch) error, e
 	return nil, fmt.Errorf("unknown --format %q: use pain.001 or csv", format)
 }
 
-// writeBankFile writes a batch to path through a temporary file beside
-// it, so path holds either the whole file or what it held before.
-func writeBankFile(path string, b bankfile.Batch, write func(*bytes.Buffer, bankfile.Batch) error) error {
+// bankFile returns the bytes of a batch's bank file: the server writes
+// them with --server, else write does from the local registry's batch.
+func bankFile(cmd *cobra.Command, r compensation, batchID, format string, write func(*bytes.Buffer, bankfile.Batch) error) ([]byte, error) {
+	if c, ok := r.(*client.Client); ok {
+		return c.PayoutFile(cmd.Context(), batchID, format)
+	}
+	b, err := r.(*registry.Registry).PayoutFile(cmd.Context(), batchID)
+	if err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	if err := write(&buf, b); err != nil {
-		return err
+		return nil, err
 	}
+	return buf.Bytes(), nil
+}
+
+// writePrivateFile writes data to path through a temporary file beside
+// it, so path holds either the whole file or what it held before.
+func writePrivateFile(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".steward-payout-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -191,16 +205,7 @@ record as sent stays. Rejecting a payment again changes nothing.`,
 			if batchID == "" {
 				return fmt.Errorf("no batch given: name it, or pass --status with the bank's report")
 			}
-			r, err := g.openLocal(cmd, "payout reject")
-			if err != nil {
-				return err
-			}
-			var results []registry.ReturnResult
-			if all {
-				results, err = r.RejectBatch(cmd.Context(), batchID, reason)
-			} else {
-				results, err = r.RejectPayments(cmd.Context(), batchID, rejected)
-			}
+			results, err := g.rejectPayments(cmd, batchID, rejected, all, reason)
 			if err != nil {
 				return err
 			}
@@ -224,6 +229,26 @@ record as sent stays. Rejecting a payment again changes nothing.`,
 	return cmd
 }
 
+// rejectPayments returns rejected payments to the participants' balances,
+// through the server with --server, else in the local registry.
+func (g *globals) rejectPayments(cmd *cobra.Command, batchID string, rejected []registry.RejectedPayment, all bool, reason string) ([]registry.ReturnResult, error) {
+	c, err := g.remote()
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		return c.RejectPayments(cmd.Context(), batchID, rejected, all, reason)
+	}
+	r, err := g.open(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if all {
+		return r.RejectBatch(cmd.Context(), batchID, reason)
+	}
+	return r.RejectPayments(cmd.Context(), batchID, rejected)
+}
+
 func readStatusReport(path string) (bankfile.StatusReport, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -243,7 +268,7 @@ func newPayoutListCommand(g *globals) *cobra.Command {
 		Short: "List payout batches with their payments: sent, or returned after a rejection",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := g.openLocal(cmd, "payout list")
+			r, err := g.compensation(cmd)
 			if err != nil {
 				return err
 			}

@@ -58,11 +58,7 @@ newest version of its id, unless it equals that version.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			r, err := g.openLocal(cmd, "policy add")
-			if err != nil {
-				return err
-			}
-			stored, added, err := r.AddPolicy(cmd.Context(), p)
+			stored, added, err := g.addPolicy(cmd, p, raw, strings.HasSuffix(strings.ToLower(args[0]), ".json"))
 			if err != nil {
 				return err
 			}
@@ -77,13 +73,30 @@ newest version of its id, unless it equals that version.`,
 	}
 }
 
+// addPolicy registers a parsed policy, through the server with --server,
+// which parses the file's bytes again, else in the local registry.
+func (g *globals) addPolicy(cmd *cobra.Command, p ledger.Policy, raw []byte, isJSON bool) (storage.StoredPolicy, bool, error) {
+	c, err := g.remote()
+	if err != nil {
+		return storage.StoredPolicy{}, false, err
+	}
+	if c != nil {
+		return c.AddPolicy(cmd.Context(), raw, isJSON)
+	}
+	r, err := g.open(cmd)
+	if err != nil {
+		return storage.StoredPolicy{}, false, err
+	}
+	return r.AddPolicy(cmd.Context(), p)
+}
+
 func newPolicyListCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List registered policy versions, the one in force last",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := g.openLocal(cmd, "policy list")
+			r, err := g.compensation(cmd)
 			if err != nil {
 				return err
 			}
@@ -115,7 +128,7 @@ func newPolicyShowCommand(g *globals) *cobra.Command {
 		Example: `  steward policy show rehab-2026@1`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := g.openLocal(cmd, "policy show")
+			r, err := g.compensation(cmd)
 			if err != nil {
 				return err
 			}

@@ -43,7 +43,7 @@ record the revenue once.`,
 			if req.Amount, err = ledger.ParseMinor(args[1]); err != nil {
 				return fmt.Errorf("AMOUNT: %w", err)
 			}
-			r, err := g.openLocal(cmd, "revenue record")
+			r, err := g.compensation(cmd)
 			if err != nil {
 				return err
 			}

@@ -56,7 +56,7 @@ The registry lives in $STEWARD_DIR (default ./steward-data).`,
 		newGCCommand(g),
 		newMigrateCommand(g),
 		newBackupCommand(g), newRestoreCommand(g),
-		newDemoCommand(),
+		newDemoCommand(g),
 		newPurposesCommand(),
 		newEraseCommand(g),
 		newServeCommand(g),
@@ -92,14 +92,32 @@ func (g *globals) options(cmd *cobra.Command) registry.Options {
 	return registry.Options{Database: g.db, Blobs: g.blobs, Logger: g.logger(cmd.ErrOrStderr())}
 }
 
-// open opens the registry for a command and closes it when the command ends.
+// open opens the registry for a command and closes it when the command
+// ends. It fails with --server, because a command that can run against a
+// server calls g.remote first and opens the local registry only without
+// one. A command that reaches here with --server works on local files only.
 func (g *globals) open(cmd *cobra.Command) (*registry.Registry, error) {
+	if err := g.rejectServer(cmd); err != nil {
+		return nil, err
+	}
 	r, err := registry.Open(cmd.Context(), g.dir, g.options(cmd))
 	if err != nil {
 		return nil, err
 	}
 	cobra.OnFinalize(func() { r.Close() })
 	return r, nil
+}
+
+// rejectServer fails when --server (or STEWARD_SERVER) is set, for a
+// command that works on the registry's files on this machine, such as
+// init, backup or restore. Without the check, such a command would quietly
+// use the local folder in --dir while the user meant the server's.
+func (g *globals) rejectServer(cmd *cobra.Command) error {
+	if g.server == "" {
+		return nil
+	}
+	return withHint(fmt.Errorf("%s works on a registry folder on this machine and cannot run through --server %s", cmd.CommandPath(), g.server),
+		"run it on the machine that holds the registry, without --server, and unset STEWARD_SERVER if it is set")
 }
 
 // remote returns the client of --server, or nil when commands run on the

@@ -37,7 +37,7 @@ func newSampleCheckCommand(g *globals, outcome string) *cobra.Command {
 		Example: example,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := g.openLocal(cmd, "sample")
+			r, err := g.compensation(cmd)
 			if err != nil {
 				return err
 			}

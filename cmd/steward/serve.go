@@ -34,8 +34,8 @@ connections and waits up to 30 s for requests in flight.`,
   steward serve --listen :8443 --tls-cert cert.pem --tls-key key.pem --base-url https://steward.example.org`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if g.server != "" {
-				return errors.New("steward serve serves a local registry: leave out --server and STEWARD_SERVER")
+			if err := g.rejectServer(cmd); err != nil {
+				return err
 			}
 			if (certFile == "") != (keyFile == "") {
 				return errors.New("give both --tls-cert and --tls-key, or neither")

@@ -25,7 +25,7 @@ PARTICIPANT is a source id or a pseudonym.`,
 		Example: `  steward statement GaPt03`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := g.openLocal(cmd, "statement")
+			r, err := g.compensation(cmd)
 			if err != nil {
 				return err
 			}

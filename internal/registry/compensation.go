@@ -233,6 +233,15 @@ const maxReason = 500
 //
 // The reason is logged: it must describe the recording, never name anyone.
 func (r *Registry) CheckSamples(ctx context.Context, refs []string, outcome, reason string) ([]CheckResult, error) {
+	return r.CheckSamplesIn(ctx, "", refs, outcome, reason)
+}
+
+// CheckSamplesIn is CheckSamples for the samples of one namespace's
+// participants, as a steward of that organisation may check them. A sample
+// of another namespace fails the whole call as if it did not exist, so the
+// error reveals nothing about other organisations. An empty namespace
+// allows every sample.
+func (r *Registry) CheckSamplesIn(ctx context.Context, namespace string, refs []string, outcome, reason string) ([]CheckResult, error) {
 	switch outcome {
 	case event.CheckPassed:
 		if reason != "" {
@@ -255,15 +264,18 @@ func (r *Registry) CheckSamples(ctx context.Context, refs []string, outcome, rea
 	var results []CheckResult
 	err := r.update(ctx, func(ctx context.Context, w *writer) error {
 		var err error
-		results, err = r.checkSamples(ctx, w, refs, outcome, reason)
+		results, err = r.checkSamples(ctx, w, namespace, refs, outcome, reason)
 		return err
 	})
 	return results, err
 }
 
-func (r *Registry) checkSamples(ctx context.Context, w *writer, refs []string, outcome, reason string) ([]CheckResult, error) {
+func (r *Registry) checkSamples(ctx context.Context, w *writer, namespace string, refs []string, outcome, reason string) ([]CheckResult, error) {
 	samples, err := resolveSamples(ctx, w.tx, refs)
 	if err != nil {
+		return nil, err
+	}
+	if err := requireNamespace(ctx, w.tx, namespace, refs, samples); err != nil {
 		return nil, err
 	}
 	ids := make([]string, len(samples))
@@ -377,6 +389,31 @@ func resolveSamples(ctx context.Context, tx storage.ReadTx, refs []string) ([]st
 		}
 	}
 	return out, nil
+}
+
+// requireNamespace fails unless every sample belongs to a participant of
+// namespace, or namespace is empty. samples are those that refs named, in
+// order; its error names the sample as the caller named it.
+func requireNamespace(ctx context.Context, tx storage.ReadTx, namespace string, refs []string, samples []storage.Sample) error {
+	if namespace == "" {
+		return nil
+	}
+	owners := make([]string, len(samples))
+	for i, s := range samples {
+		owners[i] = s.Participant
+	}
+	people, err := tx.ParticipantsOf(ctx, owners)
+	if err != nil {
+		return err
+	}
+	for _, ref := range refs {
+		for _, s := range samples {
+			if (s.ID == ref || s.ExternalID == ref) && people[s.Participant].Namespace != namespace {
+				return fmt.Errorf("unknown sample %q in organisation %q: name a sample of its participants by id (s-...) or by its collector's id: %w", ref, namespace, storage.ErrNotFound)
+			}
+		}
+	}
+	return nil
 }
 
 // sortedParticipants returns map keys in order, so that the log does not

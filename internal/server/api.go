@@ -148,7 +148,7 @@ func (s *Server) addDocument(w http.ResponseWriter, r *http.Request, _ principal
 		return err
 	}
 	name := "document.yaml"
-	if r.Header.Get("Content-Type") == "application/json" {
+	if isJSON(r) {
 		name = "document.json"
 	}
 	d, err := consent.ParseDocument(raw, name)

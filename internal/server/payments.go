@@ -22,6 +22,9 @@ type currencyStatementJSON struct {
 	PaidOut    int64               `json:"paidOut"`
 	Reconciles bool                `json:"reconciles"`
 	Lines      []statementLineJSON `json:"lines"`
+	// Account is the participant's ledger account, whose totals the lines
+	// add up to.
+	Account accountJSON `json:"account"`
 }
 
 type statementLineJSON struct {
@@ -34,16 +37,20 @@ type statementLineJSON struct {
 	Reason      string     `json:"reason,omitempty"`
 	Policy      string     `json:"policy,omitempty"`
 	EventIndex  uint64     `json:"eventIndex"`
+	// Detail is the whole transfer: a per-sample payment's reserve, else
+	// the posted transfer.
+	Detail transferJSON `json:"detail"`
 }
 
 func toStatementJSON(st *registry.Statement) statementJSON {
 	out := statementJSON{Participant: st.Participant, Currencies: []currencyStatementJSON{}}
 	for _, cs := range st.Currencies {
 		c := currencyStatementJSON{Currency: cs.Currency, Earned: cs.Earned, Pending: cs.Pending, PaidOut: cs.PaidOut,
-			Reconciles: cs.Reconciles(), Lines: []statementLineJSON{}}
+			Reconciles: cs.Reconciles(), Lines: []statementLineJSON{}, Account: toAccountJSON(cs.Account)}
 		for _, l := range cs.Lines {
 			line := statementLineJSON{Transfer: l.Transfer.ID, Description: l.Describe(), State: l.State, Amount: l.Amount,
-				At: l.Transfer.At, Reason: l.Reason, Policy: l.Transfer.Policy, EventIndex: l.Transfer.EventIndex}
+				At: l.Transfer.At, Reason: l.Reason, Policy: l.Transfer.Policy, EventIndex: l.Transfer.EventIndex,
+				Detail: toTransferJSON(l.Transfer)}
 			if !l.DecidedAt.IsZero() {
 				decided := l.DecidedAt
 				line.DecidedAt = &decided
@@ -68,15 +75,30 @@ func (s *Server) statement(w http.ResponseWriter, r *http.Request, p principal) 
 	return nil
 }
 
-// accountJSON is a ledger account with its totals.
+// accountJSON is a ledger account with its totals, in minor units.
 type accountJSON struct {
 	ID             string `json:"id"`
 	Currency       string `json:"currency"`
+	MayGoNegative  bool   `json:"mayGoNegative"`
 	DebitsPending  int64  `json:"debitsPending"`
 	DebitsPosted   int64  `json:"debitsPosted"`
 	CreditsPending int64  `json:"creditsPending"`
 	CreditsPosted  int64  `json:"creditsPosted"`
 	Balance        int64  `json:"balance"`
+	Available      int64  `json:"available"`
+}
+
+func toAccountJSON(a ledger.Account) accountJSON {
+	return accountJSON{ID: a.ID, Currency: a.Currency, MayGoNegative: a.MayGoNegative, DebitsPending: a.DebitsPending, DebitsPosted: a.DebitsPosted,
+		CreditsPending: a.CreditsPending, CreditsPosted: a.CreditsPosted, Balance: a.Balance(), Available: a.Available()}
+}
+
+func toAccountsJSON(accounts []ledger.Account) []accountJSON {
+	out := make([]accountJSON, len(accounts))
+	for i, a := range accounts {
+		out[i] = toAccountJSON(a)
+	}
+	return out
 }
 
 // ledgerAccounts lists every account of the ledger with its totals, in
@@ -86,12 +108,7 @@ func (s *Server) ledgerAccounts(w http.ResponseWriter, r *http.Request, _ princi
 	if err != nil {
 		return err
 	}
-	out := make([]accountJSON, 0, len(accounts))
-	for _, a := range accounts {
-		out = append(out, accountJSON{ID: a.ID, Currency: a.Currency, DebitsPending: a.DebitsPending, DebitsPosted: a.DebitsPosted,
-			CreditsPending: a.CreditsPending, CreditsPosted: a.CreditsPosted, Balance: a.Balance()})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"accounts": out})
+	writeJSON(w, http.StatusOK, map[string]any{"accounts": toAccountsJSON(accounts)})
 	return nil
 }
 

@@ -42,6 +42,7 @@ var (
 	ownData      = []string{registry.RoleAdmin, registry.RoleSteward, registry.RoleParticipant}
 	releaseRoles = []string{registry.RoleAdmin, registry.RoleAuditor, registry.RoleLicensee}
 	logRoles     = []string{registry.RoleAdmin, registry.RoleAuditor}
+	policyRoles  = []string{registry.RoleAdmin, registry.RoleSteward, registry.RoleAuditor}
 )
 
 // Statuses of the route table.
@@ -88,6 +89,9 @@ func table() []*route {
 		{method: "POST", path: "/api/v1/participants/{ref}/signin-links", summary: "issue sign-in links", roles: stewards, statuses: statuses(created, bad, unauth, forbidden, notFound), handle: (*Server).signInLink},
 		{method: "GET", path: "/api/v1/participants/{ref}/export", summary: "download a participant's data", roles: ownData, long: true, statuses: statuses(ok, unauth, forbidden, notFound), handle: (*Server).exportParticipant},
 		{method: "GET", path: "/api/v1/participants/{ref}/statement", summary: "read payment statements", roles: ownData, statuses: statuses(ok, unauth, forbidden, notFound), handle: (*Server).statement},
+		{method: "GET", path: "/api/v1/participants/{ref}/payee", summary: "read bank details", roles: ownData, statuses: statuses(ok, unauth, forbidden, notFound), handle: (*Server).getPayee},
+		{method: "PUT", path: "/api/v1/participants/{ref}/payee", summary: "store bank details", roles: ownData, statuses: statuses(ok, bad, unauth, forbidden, notFound, tooLarge, mediaType), handle: (*Server).setPayee},
+		{method: "DELETE", path: "/api/v1/participants/{ref}/payee", summary: "delete bank details", roles: ownData, statuses: statuses(ok, unauth, forbidden, notFound), handle: (*Server).erasePayee},
 		{method: "POST", path: "/api/v1/participants/{ref}/erasure", summary: "erase participants", roles: ownData, long: true, statuses: statuses(ok, bad, unauth, forbidden, notFound, tooLarge, mediaType), handle: (*Server).erase},
 
 		{method: "GET", path: "/api/v1/documents", summary: "list consent documents", roles: anyRole, statuses: statuses(ok, unauth), handle: (*Server).documents},
@@ -111,6 +115,20 @@ func table() []*route {
 		{method: "POST", path: "/api/v1/log/checkpoints", summary: "sign checkpoints", roles: adminOnly, statuses: statuses(created, unauth, forbidden), handle: (*Server).signCheckpoint},
 		{method: "POST", path: "/api/v1/log/verification", summary: "verify the log", roles: logRoles, long: true, statuses: statuses(ok, bad, unauth, forbidden), handle: (*Server).verifyLog},
 		{method: "GET", path: "/api/v1/ledger/accounts", summary: "read ledger totals", roles: logRoles, statuses: statuses(ok, unauth, forbidden), handle: (*Server).ledgerAccounts},
+		{method: "POST", path: "/api/v1/ledger/verification", summary: "verify the ledger", roles: logRoles, long: true, statuses: statuses(ok, unauth, forbidden), handle: (*Server).verifyLedger},
+		{method: "POST", path: "/api/v1/ledger/transfers", summary: "post ledger transfers", roles: adminOnly, statuses: statuses(ok, created, bad, unauth, forbidden, notFound, conflict, tooLarge, mediaType), handle: (*Server).postTransfer},
+		{method: "POST", path: "/api/v1/ledger/settlement", summary: "settle pending payments", roles: adminOnly, long: true, statuses: statuses(ok, unauth, forbidden), handle: (*Server).settlePending},
+		{method: "POST", path: "/api/v1/revenue", summary: "record licence revenue", roles: adminOnly, statuses: statuses(ok, created, bad, unauth, forbidden, notFound, conflict, tooLarge, mediaType), handle: (*Server).recordRevenue},
+
+		{method: "GET", path: "/api/v1/policies", summary: "list compensation policies", roles: policyRoles, statuses: statuses(ok, unauth, forbidden), handle: (*Server).listPolicies},
+		{method: "POST", path: "/api/v1/policies", summary: "register compensation policies", roles: adminOnly, statuses: statuses(ok, created, bad, unauth, forbidden, tooLarge), handle: (*Server).addPolicy},
+		{method: "GET", path: "/api/v1/policies/{ref}", summary: "read compensation policies", roles: policyRoles, statuses: statuses(ok, bad, unauth, forbidden, notFound), handle: (*Server).getPolicy},
+		{method: "POST", path: "/api/v1/samples/checks", summary: "record data checks", roles: stewards, statuses: statuses(ok, bad, unauth, forbidden, notFound, tooLarge, mediaType), handle: (*Server).checkSamples},
+
+		{method: "POST", path: "/api/v1/payouts", summary: "make payout batches", roles: adminOnly, statuses: statuses(ok, created, bad, unauth, forbidden, conflict, tooLarge, mediaType), handle: (*Server).createPayout},
+		{method: "GET", path: "/api/v1/payouts", summary: "list payout batches", roles: logRoles, statuses: statuses(ok, unauth, forbidden), handle: (*Server).listPayouts},
+		{method: "GET", path: "/api/v1/payouts/{id}/file", summary: "read bank files", roles: adminOnly, statuses: statuses(ok, bad, unauth, forbidden, notFound), handle: (*Server).payoutFile},
+		{method: "POST", path: "/api/v1/payouts/{id}/rejections", summary: "return rejected payments", roles: adminOnly, statuses: statuses(ok, bad, unauth, forbidden, notFound, tooLarge, mediaType), handle: (*Server).rejectPayments},
 		{method: "POST", path: "/api/v1/gc", summary: "collect garbage", roles: adminOnly, long: true, statuses: statuses(ok, bad, unauth, forbidden), handle: (*Server).collectGarbage},
 
 		{method: "GET", path: "/", summary: "see the start page", public: true, page: true, statuses: statuses(ok, seeOther, notFound), handle: (*Server).pageHome},

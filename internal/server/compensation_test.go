@@ -1,0 +1,82 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/steward-rehab/steward/internal/ledger/bankfile"
+	"github.com/steward-rehab/steward/internal/registry"
+)
+
+func TestPayoutsHideBankDetailsFromAuditors(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	admin := h.client(registry.RoleAdmin)
+	if _, _, err := admin.Transfer(ctx, registry.TransferRequest{Debit: "clinic", Credit: "participant:P001", Amount: 500, Currency: "EUR", Key: "deposit-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.client(registry.RoleParticipant).SetPayee(ctx, "me", registry.PayeeInput{Name: "Ada Lovelace", IBAN: "GB29 NWBK 6016 1331 9268 19"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := admin.CreatePayoutBatch(ctx, registry.PayoutSpec{Debtor: bankfile.Party{Name: "Rehab Clinic", IBAN: "DE89370400440532013000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Batch.ID == "" || res.Batch.Total != 500 {
+		t.Fatalf("batch %+v, want one of EUR 5.00", res.Batch)
+	}
+
+	status, raw := h.do(registry.RoleAuditor, "GET", "/api/v1/payouts", "", nil)
+	if status != http.StatusOK {
+		t.Fatalf("list payouts as auditor: %d %s", status, raw)
+	}
+	for _, secret := range []string{"GB29NWBK60161331926819", "Ada Lovelace", "DE89370400440532013000"} {
+		if bytes.Contains(raw, []byte(secret)) {
+			t.Errorf("the payout list shows %q", secret)
+		}
+	}
+	if status, _ := h.do(registry.RoleAuditor, "GET", "/api/v1/payouts/"+res.Batch.ID+"/file", "", nil); status != http.StatusForbidden {
+		t.Errorf("bank file as auditor: %d, want 403", status)
+	}
+	status, raw = h.do(registry.RoleAdmin, "GET", "/api/v1/payouts/"+res.Batch.ID+"/file?format=csv", "", nil)
+	if status != http.StatusOK || !bytes.Contains(raw, []byte("GB29NWBK60161331926819")) {
+		t.Errorf("bank file as admin: %d %s", status, raw)
+	}
+	h.checkStatusesDocumented()
+}
+
+func TestStewardChecksOnlyOwnSamples(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	sampleOf := func(source string) string {
+		v, err := h.reg.ParticipantView(ctx, source)
+		if err != nil || len(v.Samples) == 0 {
+			t.Fatalf("samples of %s: %v", source, err)
+		}
+		return v.Samples[0].ID
+	}
+	own, foreign := sampleOf("P001"), sampleOf("P101")
+
+	before := h.logSize()
+	body := `{"samples":["` + own + `","` + foreign + `"],"outcome":"passed"}`
+	status, raw := h.do(registry.RoleSteward, "POST", "/api/v1/samples/checks", "application/json", strings.NewReader(body))
+	if status != http.StatusNotFound {
+		t.Errorf("check of another organisation's sample: %d %s, want 404", status, raw)
+	}
+	if msg := errorMessage(t, raw); !strings.Contains(msg, foreign) || !strings.Contains(msg, `organisation "site-a"`) {
+		t.Errorf("message %q does not name the sample and organisation", msg)
+	}
+	if after := h.logSize(); after != before {
+		t.Errorf("a rejected check changed the log from %d to %d entries", before, after)
+	}
+
+	body = `{"samples":["` + own + `"],"outcome":"passed"}`
+	status, raw = h.do(registry.RoleSteward, "POST", "/api/v1/samples/checks", "application/json", strings.NewReader(body))
+	if status != http.StatusOK || !strings.Contains(string(raw), `"changed": true`) {
+		t.Errorf("check of its own sample: %d %s", status, raw)
+	}
+	h.checkStatusesDocumented()
+}
