@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -71,6 +72,7 @@ STEWARD_DEBTOR_BIC.`,
 				for _, a := range res.Skipped {
 					printf(cmd, "skipped %s: %s due but no bank details (steward payee set)\n", a.ID, ledger.FormatAmount(a.Available(), a.Currency))
 				}
+				printUnclaimed(cmd, "balances of erased participants", res.Unclaimed)
 				if res.Batch.ID == "" {
 					printf(cmd, "nothing to pay: no participant with bank details has a balance; no file written\n")
 					return nil
@@ -102,6 +104,24 @@ STEWARD_DEBTOR_BIC.`,
 	f.StringVar(&execution, "execution-date", "", "day the bank is to pay, YYYY-MM-DD (default: today)")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
+}
+
+// printUnclaimed prints, on one line, the sum that transfers moved to the
+// unclaimed account, and nothing when there are none.
+func printUnclaimed(cmd *cobra.Command, what string, moved []ledger.Transfer) {
+	if len(moved) == 0 {
+		return
+	}
+	sums := map[string]int64{}
+	for _, t := range moved {
+		sums[t.Currency] += t.Amount
+	}
+	var parts []string
+	for _, c := range sortedKeys(sums) {
+		parts = append(parts, ledger.FormatAmount(sums[c], c))
+	}
+	printf(cmd, "moved %s, %s, to the unclaimed account by %d transfers: the registry cannot pay erased participants\n",
+		what, strings.Join(parts, " and "), len(moved))
 }
 
 func bankFileWriter(format string) (func(*bytes.Buffer, bankfile.Batch) error, error) {

@@ -66,6 +66,7 @@ record the revenue once.`,
 				printf(cmd, "    %-36s %s\n", t.Credit, amount(t.Amount))
 			}
 			printf(cmd, "  platform share %s\n", amount(res.Platform.Amount))
+			printUnclaimed(cmd, "the royalties of erased contributors", res.Unclaimed)
 			return nil
 		},
 	}

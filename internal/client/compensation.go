@@ -30,6 +30,14 @@ func (t transfer) ledger() ledger.Transfer {
 	return out
 }
 
+func transfers(in []transfer) []ledger.Transfer {
+	var out []ledger.Transfer
+	for _, t := range in {
+		out = append(out, t.ledger())
+	}
+	return out
+}
+
 // account is a ledger account as the server sends it.
 type account struct {
 	ID             string `json:"id"`
@@ -131,6 +139,7 @@ func (c *Client) RecordRevenue(ctx context.Context, req registry.RevenueRequest)
 		Royalties []transfer `json:"royalties"`
 		Platform  transfer   `json:"platform"`
 		Repeated  bool       `json:"repeated"`
+		Unclaimed []transfer `json:"unclaimed"`
 	}
 	if err := c.call(ctx, "POST", "/api/v1/revenue", in, &out); err != nil {
 		return nil, err
@@ -144,6 +153,7 @@ func (c *Client) RecordRevenue(ctx context.Context, req registry.RevenueRequest)
 	for _, t := range out.Royalties {
 		res.Royalties = append(res.Royalties, t.ledger())
 	}
+	res.Unclaimed = transfers(out.Unclaimed)
 	return res, nil
 }
 
@@ -320,14 +330,15 @@ func (c *Client) CreatePayoutBatch(ctx context.Context, spec registry.PayoutSpec
 		in["executionDate"] = spec.ExecutionDate.Format(time.DateOnly)
 	}
 	var out struct {
-		Batch    *batch    `json:"batch"`
-		Payments []payment `json:"payments"`
-		Skipped  []account `json:"skipped"`
+		Batch     *batch     `json:"batch"`
+		Payments  []payment  `json:"payments"`
+		Skipped   []account  `json:"skipped"`
+		Unclaimed []transfer `json:"unclaimed"`
 	}
 	if err := c.call(ctx, "POST", "/api/v1/payouts", in, &out); err != nil {
 		return nil, err
 	}
-	res := &registry.PayoutResult{Skipped: accounts(out.Skipped)}
+	res := &registry.PayoutResult{Skipped: accounts(out.Skipped), Unclaimed: transfers(out.Unclaimed)}
 	if out.Batch != nil {
 		res.Batch = out.Batch.stored()
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/steward-rehab/steward/internal/consent"
 	"github.com/steward-rehab/steward/internal/importer"
+	"github.com/steward-rehab/steward/internal/ledger"
 )
 
 // ImportResult is the outcome of an ingest or an import.
@@ -367,12 +368,25 @@ type ErasureResult struct {
 	EventIndex     uint64   `json:"eventIndex"`
 	PacksRewritten int      `json:"packsRewritten"`
 	Notices        []Notice `json:"notices"`
+	TokensRevoked  int      `json:"tokensRevoked"`
+	PaymentsVoided int      `json:"paymentsVoided"`
+	// Unclaimed are the transfers that moved the participant's balance to
+	// the unclaimed account.
+	Unclaimed []ledger.Transfer `json:"-"`
 }
 
 // Erase erases a participant.
 func (c *Client) Erase(ctx context.Context, ref string) (*ErasureResult, error) {
-	var res ErasureResult
-	return &res, c.call(ctx, "POST", participantPath(ref, "/erasure"), map[string]bool{"confirm": true}, &res)
+	var out struct {
+		ErasureResult
+		Unclaimed []transfer `json:"unclaimed"`
+	}
+	if err := c.call(ctx, "POST", participantPath(ref, "/erasure"), map[string]bool{"confirm": true}, &out); err != nil {
+		return nil, err
+	}
+	res := out.ErasureResult
+	res.Unclaimed = transfers(out.Unclaimed)
+	return &res, nil
 }
 
 // Get sends a GET and returns the response body, for raw resources such as

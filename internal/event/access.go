@@ -24,4 +24,7 @@ type AccessGranted struct {
 type AccessRevoked struct {
 	Token     string `json:"token"`
 	RevokedBy string `json:"revokedBy,omitempty"`
+	// Reason is why a token was revoked without a caller, such as
+	// "participant erased". It is empty when RevokedBy names the caller.
+	Reason string `json:"reason,omitempty"`
 }

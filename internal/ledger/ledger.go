@@ -52,13 +52,19 @@ const (
 	KindLicensee    = "licensee"
 	KindPlatform    = "platform"
 	KindPayable     = "payable"
+	// KindUnclaimed holds what the registry owed participants who were
+	// erased: it can no longer pay them, because erasure deleted how to
+	// reach them. The operator decides where the money goes next, such as
+	// back to the funder, with an adjustment transfer.
+	KindUnclaimed = "unclaimed"
 )
 
 // Well-known accounts.
 const (
-	Platform = KindPlatform
-	Payable  = KindPayable
-	Clinic   = KindClinic
+	Platform  = KindPlatform
+	Payable   = KindPayable
+	Clinic    = KindClinic
+	Unclaimed = KindUnclaimed
 )
 
 // ParticipantAccount returns the account of a participant's pseudonym.
@@ -83,12 +89,12 @@ func ParseAccount(id string) (kind, name string, err error) {
 		if hasName && name == "" {
 			return "", "", fmt.Errorf("invalid account %q: write clinic or clinic:NAME", id)
 		}
-	case KindPlatform, KindPayable:
+	case KindPlatform, KindPayable, KindUnclaimed:
 		if hasName {
 			return "", "", fmt.Errorf("invalid account %q: the %s account has no name", id, kind)
 		}
 	default:
-		return "", "", fmt.Errorf("invalid account %q: the kind must be participant, clinic, licensee, platform or payable", id)
+		return "", "", fmt.Errorf("invalid account %q: the kind must be participant, clinic, licensee, platform, payable or unclaimed", id)
 	}
 	if len(name) > maxAccountName {
 		return "", "", fmt.Errorf("invalid account %q: the name is longer than %d bytes", id, maxAccountName)
@@ -154,9 +160,12 @@ const (
 	TriggerReturn = "payout-return"
 	// TriggerAdjustment is a transfer an operator entered.
 	TriggerAdjustment = "adjustment"
+	// TriggerErasure moves what an erased participant's account holds, or
+	// later receives, to the unclaimed account.
+	TriggerErasure = "erasure"
 )
 
-var triggers = []string{TriggerSample, TriggerUse, TriggerRoyalty, TriggerRevenue, TriggerPayout, TriggerReturn, TriggerAdjustment}
+var triggers = []string{TriggerSample, TriggerUse, TriggerRoyalty, TriggerRevenue, TriggerPayout, TriggerReturn, TriggerAdjustment, TriggerErasure}
 
 // Component is one part of a transfer's amount, such as the rate of a
 // modality or a bonus.

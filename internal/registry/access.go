@@ -133,6 +133,9 @@ func (r *Registry) IssueToken(ctx context.Context, spec TokenSpec) (*IssuedToken
 			if err != nil {
 				return err
 			}
+			if !p.ErasedAt.IsZero() {
+				return fmt.Errorf("participant %s was erased: there is nothing left for a token to reach", p.Pseudonym)
+			}
 			tok.Participant = p.Pseudonym
 		}
 		data := event.AccessGranted{
@@ -178,6 +181,40 @@ func (r *Registry) RevokeToken(ctx context.Context, id, revokedBy string) (stora
 		return tok, fmt.Errorf("revoke token %s: %w", id, err)
 	}
 	return tok, nil
+}
+
+// erasedTokenReason is the reason an erasure logs for revoking a token.
+const erasedTokenReason = "participant erased"
+
+// revokeParticipantTokens revokes, in w's transaction, every token of a
+// participant that could still be used: API tokens, logged as access.revoked
+// events, and sign-in links and sessions, which are never logged. It
+// returns how many it revoked.
+func (r *Registry) revokeParticipantTokens(ctx context.Context, w *writer, pseudonym string) (int, error) {
+	now := r.now().UTC()
+	var live []storage.Token
+	err := w.tx.Tokens(ctx, func(t storage.Token) error {
+		expired := t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)
+		used := t.Kind == storage.TokenSignIn && t.UsedAt != nil
+		if t.Participant == pseudonym && t.RevokedAt == nil && !expired && !used {
+			live = append(live, t)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, t := range live {
+		if t.Kind == storage.TokenAPI {
+			if _, err := w.append(event.TypeAccessRevoked, event.AccessRevoked{Token: t.ID, Reason: erasedTokenReason}); err != nil {
+				return 0, err
+			}
+		}
+		if err := w.tx.RevokeToken(ctx, t.ID, now); err != nil {
+			return 0, err
+		}
+	}
+	return len(live), nil
 }
 
 // Tokens returns every token, API tokens, sign-in links and sessions alike,

@@ -275,7 +275,7 @@ func (r *Registry) checkSamples(ctx context.Context, w *writer, namespace string
 	if err != nil {
 		return nil, err
 	}
-	if err := requireNamespace(ctx, w.tx, namespace, refs, samples); err != nil {
+	if err := checkOwners(ctx, w.tx, namespace, refs, samples); err != nil {
 		return nil, err
 	}
 	ids := make([]string, len(samples))
@@ -391,13 +391,10 @@ func resolveSamples(ctx context.Context, tx storage.ReadTx, refs []string) ([]st
 	return out, nil
 }
 
-// requireNamespace fails unless every sample belongs to a participant of
-// namespace, or namespace is empty. samples are those that refs named, in
-// order; its error names the sample as the caller named it.
-func requireNamespace(ctx context.Context, tx storage.ReadTx, namespace string, refs []string, samples []storage.Sample) error {
-	if namespace == "" {
-		return nil
-	}
+// checkOwners fails when a sample's participant is outside namespace
+// (unless namespace is empty) or was erased. samples are those that refs
+// named; an error names the sample as the caller named it.
+func checkOwners(ctx context.Context, tx storage.ReadTx, namespace string, refs []string, samples []storage.Sample) error {
 	owners := make([]string, len(samples))
 	for i, s := range samples {
 		owners[i] = s.Participant
@@ -408,8 +405,15 @@ func requireNamespace(ctx context.Context, tx storage.ReadTx, namespace string, 
 	}
 	for _, ref := range refs {
 		for _, s := range samples {
-			if (s.ID == ref || s.ExternalID == ref) && people[s.Participant].Namespace != namespace {
+			if s.ID != ref && s.ExternalID != ref {
+				continue
+			}
+			owner := people[s.Participant]
+			if namespace != "" && owner.Namespace != namespace {
 				return fmt.Errorf("unknown sample %q in organisation %q: name a sample of its participants by id (s-...) or by its collector's id: %w", ref, namespace, storage.ErrNotFound)
+			}
+			if !owner.ErasedAt.IsZero() {
+				return fmt.Errorf("sample %q belongs to participant %s, who was erased: their samples are no longer checked or paid", ref, s.Participant)
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/steward-rehab/steward/internal/content"
 	"github.com/steward-rehab/steward/internal/event"
 	"github.com/steward-rehab/steward/internal/ident"
+	"github.com/steward-rehab/steward/internal/ledger"
 	"github.com/steward-rehab/steward/internal/storage"
 )
 
@@ -24,15 +25,26 @@ type ErasureReport struct {
 	EventIndex uint64
 	// PacksRewritten counts packs rewritten without the erased recordings.
 	PacksRewritten int
+	// TokensRevoked counts the participant's API tokens, sign-in links and
+	// sessions that the erasure revoked.
+	TokensRevoked int
+	// PaymentsVoided counts the pending per-sample payments the erasure
+	// voided.
+	PaymentsVoided int
+	// Unclaimed are the transfers that moved the participant's balance to
+	// the unclaimed account, one per currency.
+	Unclaimed []ledger.Transfer
 }
 
 // Erase carries out a participant's request to be forgotten. In one
 // transaction it logs the erasure and sends a revocation notice to every
 // release holding their samples. The same transaction destroys their data
 // key, which makes every copy of their recordings unreadable, and clears
-// their source id, attributes and the sources of their samples. Then Erase
-// deletes the recordings from the blob store, rewriting shared packs
-// without them.
+// their source id, attributes and the sources of their samples. It also
+// revokes every token of the participant, voids their pending payments and
+// moves their balance to the unclaimed account (see unclaimed.go), because
+// the registry can no longer pay them. Then Erase deletes the recordings
+// from the blob store, rewriting shared packs without them.
 //
 // The log is not touched: it never held the participant's identity, so
 // every earlier checkpoint and proof stays valid. A crash after the
@@ -65,6 +77,15 @@ func (r *Registry) Erase(ctx context.Context, ref string) (*ErasureReport, error
 		if err != nil {
 			return err
 		}
+		if rep.PaymentsVoided, err = r.voidPending(ctx, w, p.Pseudonym); err != nil {
+			return err
+		}
+		if rep.Unclaimed, err = r.moveBalanceToUnclaimed(ctx, w, p.Pseudonym, "erasure:"+p.Pseudonym); err != nil {
+			return err
+		}
+		if rep.TokensRevoked, err = r.revokeParticipantTokens(ctx, w, p.Pseudonym); err != nil {
+			return err
+		}
 		key, err := r.erasureKey(true)
 		if err != nil {
 			return err
@@ -75,7 +96,8 @@ func (r *Registry) Erase(ctx context.Context, ref string) (*ErasureReport, error
 		return nil, err
 	}
 	r.keyCache.Delete(rep.Participant)
-	r.log.Info("participant erased", "participant", rep.Participant, "samples", rep.Samples, "notices", len(rep.Notices))
+	r.log.Info("participant erased", "participant", rep.Participant, "samples", rep.Samples, "notices", len(rep.Notices),
+		"tokens_revoked", rep.TokensRevoked, "payments_voided", rep.PaymentsVoided, "unclaimed_transfers", len(rep.Unclaimed))
 
 	rep.PacksRewritten, err = r.destroyRecordings(ctx, locations)
 	if err != nil {

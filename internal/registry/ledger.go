@@ -113,6 +113,9 @@ func (r *Registry) Transfer(ctx context.Context, req TransferRequest) (ledger.Tr
 		if err != nil {
 			return err
 		}
+		if err := rejectErasedCredit(ctx, w.tx, credit); err != nil {
+			return err
+		}
 		t := ledger.Transfer{Key: userKeyPrefix + req.Key, Phase: ledger.PhasePosted, Debit: debit, Credit: credit,
 			Amount: req.Amount, Currency: req.Currency, Trigger: ledger.TriggerAdjustment}
 		before := len(w.entries)

@@ -150,6 +150,10 @@ type PayoutResult struct {
 	Payments []storage.PayoutPayment
 	// Skipped are participants with a balance but no bank details.
 	Skipped []ledger.Account
+	// Unclaimed are the transfers that moved balances of erased
+	// participants to the unclaimed account instead of paying them. Only
+	// a registry whose erasures predate that move has such balances.
+	Unclaimed []ledger.Transfer
 }
 
 // CreatePayoutBatch pays every participant's available balance in one
@@ -222,13 +226,27 @@ func (r *Registry) createBatch(ctx context.Context, w *writer, currency string, 
 	if err != nil {
 		return err
 	}
+	people, err := w.tx.ParticipantsOf(ctx, who)
+	if err != nil {
+		return err
+	}
 
-	// One payout transfer per participant with bank details.
+	// One payout transfer per participant with bank details. An erased
+	// participant cannot be paid, so their balance goes to the unclaimed
+	// account instead.
 	batch := storage.PayoutBatch{ID: ident.New(batchPrefix), Currency: currency, CreatedAt: r.now().UTC(), ExecutionDate: execution,
 		DebtorName: debtor.Name, DebtorIBAN: debtor.IBAN, DebtorBIC: debtor.BIC}
 	var requests []ledger.Transfer
 	for _, a := range accounts {
 		p := participantOfAccount(a.ID)
+		if !people[p].ErasedAt.IsZero() {
+			moved, err := r.moveBalanceToUnclaimed(ctx, w, p, "payout:"+batch.ID+":"+p)
+			if err != nil {
+				return err
+			}
+			res.Unclaimed = append(res.Unclaimed, moved...)
+			continue
+		}
 		if _, ok := payees[p]; !ok {
 			res.Skipped = append(res.Skipped, a)
 			continue
@@ -398,6 +416,9 @@ func (r *Registry) rejectPayments(ctx context.Context, batchID string, rejected 
 		}
 		returns, err := r.post(ctx, w, requests)
 		if err != nil {
+			return err
+		}
+		if _, err := r.moveCreditsOfErased(ctx, w, returns); err != nil {
 			return err
 		}
 		byPayment := map[string]ledger.Transfer{}

@@ -308,7 +308,7 @@ func (s *selector) flush(ctx context.Context) error {
 	}
 
 	for _, smp := range s.pending {
-		if err := s.decide(smp, histories[smp.Participant], people[smp.Participant].Attributes); err != nil {
+		if err := s.decide(smp, histories[smp.Participant], people[smp.Participant]); err != nil {
 			return err
 		}
 	}
@@ -319,8 +319,17 @@ func (s *selector) flush(ctx context.Context) error {
 	return nil
 }
 
-func (s *selector) decide(smp storage.Sample, records []consent.Record, attrs participant.Attributes) error {
+// ExcludedErased is the reason a release leaves out the samples of an
+// erased participant: their recordings are gone, and their consent
+// history stays only as evidence for releases built before.
+const ExcludedErased = "participant erased"
+
+func (s *selector) decide(smp storage.Sample, records []consent.Record, person storage.Participant) error {
 	s.trailer.Selection.Considered++
+	if !person.ErasedAt.IsZero() {
+		s.trailer.Selection.Excluded[ExcludedErased]++
+		return nil
+	}
 	if reason := consent.Explain(records, s.lib, s.h.Purpose, smp.Provenance.Modality, s.h.BuiltAt); reason != "" {
 		s.trailer.Selection.Excluded[reason]++
 		return nil
@@ -329,7 +338,7 @@ func (s *selector) decide(smp storage.Sample, records []consent.Record, attrs pa
 		s.trailer.Selection.Excluded[reason]++
 		return nil
 	}
-	ms := manifestSample(smp, attrs, records)
+	ms := manifestSample(smp, person.Attributes, records)
 	if err := s.addCompensation(&ms, smp); err != nil {
 		return err
 	}

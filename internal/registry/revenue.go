@@ -40,6 +40,9 @@ type RevenueResult struct {
 	// Repeated is true when the reference had recorded this revenue
 	// before; nothing new was logged.
 	Repeated bool
+	// Unclaimed are the transfers that moved the royalties of erased
+	// contributors on to the unclaimed account.
+	Unclaimed []ledger.Transfer
 }
 
 // maxReference is the longest payment reference, in bytes.
@@ -171,7 +174,8 @@ func (r *Registry) recordRevenue(ctx context.Context, w *writer, req RevenueRequ
 	}
 	res.Revenue = rev
 	splitTransfers(posted, res)
-	return nil
+	res.Unclaimed, err = r.moveCreditsOfErased(ctx, w, res.Royalties)
+	return err
 }
 
 // loadRevenue fills res with revenue recorded before and its transfers.

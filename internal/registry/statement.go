@@ -69,6 +69,8 @@ func (l StatementLine) Describe() string {
 		return fmt.Sprintf("payout %s in batch %s", t.ID, t.Batch)
 	case ledger.TriggerReturn:
 		return fmt.Sprintf("return of payout %s", t.Returns)
+	case ledger.TriggerErasure:
+		return "moved to the unclaimed account: the participant was erased"
 	}
 	return "adjustment " + t.Key
 }

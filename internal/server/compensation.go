@@ -269,6 +269,7 @@ func (s *Server) recordRevenue(w http.ResponseWriter, r *http.Request, p princip
 		"revenue": revenueJSON{ID: v.ID, Release: v.Release, Reference: v.Reference, Payer: v.Payer, Amount: v.Amount, Currency: v.Currency,
 			Policy: v.Policy, RoyaltyPool: v.RoyaltyPool, At: v.At, EventIndex: v.EventIndex},
 		"royalties": toTransfersJSON(res.Royalties), "platform": toTransferJSON(res.Platform), "repeated": res.Repeated,
+		"unclaimed": toTransfersJSON(res.Unclaimed),
 	}
 	status := http.StatusCreated
 	if res.Repeated {
@@ -425,7 +426,7 @@ func (s *Server) createPayout(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return ledgerError(err)
 	}
-	out := map[string]any{"payments": toPaymentsJSON(res.Payments), "skipped": toAccountsJSON(res.Skipped)}
+	out := map[string]any{"payments": toPaymentsJSON(res.Payments), "skipped": toAccountsJSON(res.Skipped), "unclaimed": toTransfersJSON(res.Unclaimed)}
 	status := http.StatusOK
 	if res.Batch.ID != "" {
 		status = http.StatusCreated

@@ -80,3 +80,15 @@ func TestStewardChecksOnlyOwnSamples(t *testing.T) {
 	}
 	h.checkStatusesDocumented()
 }
+
+func TestErasureEndsParticipantToken(t *testing.T) {
+	h := newHarness(t)
+	status, raw := h.do(registry.RoleParticipant, "POST", "/api/v1/participants/me/erasure", "application/json", strings.NewReader(`{"confirm":true}`))
+	if status != http.StatusOK || !strings.Contains(string(raw), `"tokensRevoked": 1`) {
+		t.Fatalf("erasure: %d %s", status, raw)
+	}
+	if status, raw := h.do(registry.RoleParticipant, "GET", "/api/v1/whoami", "", nil); status != http.StatusUnauthorized {
+		t.Errorf("the erased participant's token after the erasure: %d %s, want 401", status, raw)
+	}
+	h.checkStatusesDocumented()
+}

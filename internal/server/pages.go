@@ -507,6 +507,8 @@ func (s *Server) pageErasureSubmit(w http.ResponseWriter, r *http.Request, p pri
 	if err != nil {
 		return err
 	}
+	// The erasure revoked this session, so the cookie goes too.
+	http.SetCookie(w, s.cookie(r, sessionCookie, "", 0))
 	content := map[string]any{"Erased": time.Now().UTC(), "Samples": rep.Samples}
 	return s.render(w, r, http.StatusOK, "erasure", "Your data was erased", p, content)
 }

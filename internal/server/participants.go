@@ -412,7 +412,8 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request, p principal) erro
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"participant": rep.Participant, "samples": rep.Samples, "eventIndex": rep.EventIndex,
-		"packsRewritten": rep.PacksRewritten, "notices": notices,
+		"packsRewritten": rep.PacksRewritten, "notices": notices, "tokensRevoked": rep.TokensRevoked,
+		"paymentsVoided": rep.PaymentsVoided, "unclaimed": toTransfersJSON(rep.Unclaimed),
 	})
 	return nil
 }
