@@ -73,6 +73,30 @@ func URL(t testing.TB) string {
 	return u.String()
 }
 
+// KeptURL is URL for a schema that outlives the test, created if it does not
+// exist: benchmarks keep large fixtures in one between runs.
+func KeptURL(t testing.TB, schema string) string {
+	t.Helper()
+	base := BaseURL(t)
+	ctx := context.Background()
+	conn, err := connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", EnvVar, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		t.Fatalf("create schema %s: %v", schema, err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("invalid %s: %v", EnvVar, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // connect connects to the database at rawURL, first creating it through the
 // server's postgres database if it does not exist.
 func connect(ctx context.Context, rawURL string) (*pgx.Conn, error) {

@@ -9,25 +9,35 @@ import (
 	"testing"
 
 	"github.com/steward-rehab/steward/internal/storage"
+	"github.com/steward-rehab/steward/internal/storage/pgtest"
 	"github.com/steward-rehab/steward/internal/tlog"
 )
 
-// benchLog returns a SQLite store holding a log of n entries, built once and
-// kept in the temporary folder between runs: building ten million entries
-// takes minutes.
-func benchLog(b *testing.B, n uint64) storage.Store {
+// benchLog returns a store of the engine holding a log of n entries, built
+// once and kept between runs (SQLite in the temporary folder, PostgreSQL in
+// a schema of its own): building ten million entries takes many minutes.
+func benchLog(b *testing.B, engine string, n uint64) storage.Store {
 	b.Helper()
 	ctx := context.Background()
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("steward-bench-log-%d.db", n))
-	_, statErr := os.Stat(path)
-	s, err := OpenSQLite(ctx, path, SQLiteOptions{Create: true, Migrate: true})
+	var s *Store
+	var err error
+	switch engine {
+	case "sqlite":
+		path := filepath.Join(os.TempDir(), fmt.Sprintf("steward-bench-log-%d.db", n))
+		s, err = OpenSQLite(ctx, path, SQLiteOptions{Create: true, Migrate: true})
+	case "postgres":
+		s, err = OpenPostgres(ctx, pgtest.KeptURL(b, fmt.Sprintf("steward_bench_log_%d", n)), PostgresOptions{Migrate: true})
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
 	var size uint64
 	s.View(ctx, func(tx storage.ReadTx) error { size, err = tx.LogSize(ctx); return err })
-	if statErr == nil && size == n {
+	if size > n {
+		b.Fatalf("the kept %s log holds %d entries, more than %d: delete it", engine, size, n)
+	}
+	if size == n {
 		return s
 	}
 	// Entries shaped like sample.registered events, about 500 bytes each.
@@ -70,36 +80,44 @@ func BenchmarkInclusionProof(b *testing.B) {
 	if os.Getenv("STEWARD_BENCH_HUGE") != "" {
 		sizes = append(sizes, 10_000_000)
 	}
-	for _, n := range sizes {
-		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
-			s := benchLog(b, n)
-			ctx := context.Background()
-			var root []byte
-			s.View(ctx, func(tx storage.ReadTx) error {
-				var err error
-				root, err = tlog.RootAt(ctx, tx, n)
-				return err
+	for _, engine := range []string{"sqlite", "postgres"} {
+		for _, n := range sizes {
+			b.Run(fmt.Sprintf("engine=%s/events=%d", engine, n), func(b *testing.B) {
+				benchInclusionProof(b, benchLog(b, engine, n), n)
 			})
-			rng := rand.New(rand.NewPCG(1, 2))
-			b.ResetTimer()
-			for b.Loop() {
-				idx := rng.Uint64N(n)
-				err := s.View(ctx, func(tx storage.ReadTx) error {
-					proof, err := tlog.InclusionProof(ctx, tx, idx, n)
-					if err != nil {
-						return err
-					}
-					var leaf []byte
-					err = tx.EntriesAt(ctx, []uint64{idx}, func(_ uint64, e []byte) error { leaf = tlog.LeafHash(e); return nil })
-					if err != nil {
-						return err
-					}
-					return tlog.VerifyInclusion(idx, n, leaf, proof, root)
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
+		}
+	}
+}
+
+func benchInclusionProof(b *testing.B, s storage.Store, n uint64) {
+	ctx := context.Background()
+	var root []byte
+	err := s.View(ctx, func(tx storage.ReadTx) error {
+		var err error
+		root, err = tlog.RootAt(ctx, tx, n)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ResetTimer()
+	for b.Loop() {
+		idx := rng.Uint64N(n)
+		err := s.View(ctx, func(tx storage.ReadTx) error {
+			proof, err := tlog.InclusionProof(ctx, tx, idx, n)
+			if err != nil {
+				return err
 			}
+			var leaf []byte
+			err = tx.EntriesAt(ctx, []uint64{idx}, func(_ uint64, e []byte) error { leaf = tlog.LeafHash(e); return nil })
+			if err != nil {
+				return err
+			}
+			return tlog.VerifyInclusion(idx, n, leaf, proof, root)
 		})
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 }
