@@ -22,7 +22,8 @@ func newIngestCommand(g *globals) *cobra.Command {
    "labelSchemaVersion":"1","consentVersion":"v1"}
 
 CSV uses the same names as columns, with device.model style for nested
-fields. Paths are relative to the manifest and may not leave its folder. The
+fields. Paths are relative to the manifest and may not leave its folder:
+the row above belongs to a manifest that sits beside the folder walks. The
 schema is schemas/sample.schema.json; a field given twice, or a value with
 control, bidirectional or zero-width characters, is rejected. consentVersion
 names a registered consent document (steward consent document list). The
