@@ -171,8 +171,9 @@ type ParticipantWriter interface {
 	InsertParticipant(ctx context.Context, p Participant, wrappedKey []byte) error
 	// UpdateAttributes replaces a participant's attributes and salt.
 	UpdateAttributes(ctx context.Context, pseudonym string, attrs participant.Attributes, salt []byte) error
-	// EraseParticipant destroys the participant's data key, attributes, salt
-	// and bank details, replaces their source id with the given tombstone,
+	// EraseParticipant destroys the participant's data key, attributes,
+	// salt and bank details, and the keys of the FHIR resources imported
+	// for them. It replaces their source id with the given tombstone,
 	// clears their samples' sources and recording locations, and marks them
 	// erased at the given time. The pseudonym, the sample rows and the consent
 	// history stay: they hold no identity and project events of the log.
@@ -255,11 +256,20 @@ type ConsentReader interface {
 	// AllConsentRecords calls fn once per participant that has any record,
 	// with that participant's history as ConsentRecords returns it.
 	AllConsentRecords(ctx context.Context, fn func(pseudonym string, records []consent.Record) error) error
+	// ConsentImports returns the FHIR resources imported for a participant:
+	// the digest of each by its key (see fhirconsent.Consent.Key). It is
+	// empty, not an error, for a participant without imports.
+	ConsentImports(ctx context.Context, pseudonym string) (map[string]string, error)
 }
 
 // ConsentWriter appends to consent histories and registers documents.
 type ConsentWriter interface {
 	InsertConsentRecord(ctx context.Context, r consent.Record, eventIndex uint64) error
+	// InsertConsentImports records the FHIR resources, digests by key, that
+	// one import converted for a participant; eventIndex is the import's
+	// first event. ErrConflict if a key was recorded for the participant
+	// before.
+	InsertConsentImports(ctx context.Context, pseudonym string, resources map[string]string, eventIndex uint64) error
 	// InsertConsentDocument registers a document version; ErrConflict if the
 	// version exists.
 	InsertConsentDocument(ctx context.Context, d consent.Document, eventIndex uint64) error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 
 	"github.com/steward-rehab/steward/internal/consent"
 	"github.com/steward-rehab/steward/internal/storage"
@@ -147,4 +148,37 @@ func (t *tx) ConsentDocuments(ctx context.Context) ([]storage.ConsentDocument, e
 		out = append(out, sd)
 	}
 	return out, rows.Err()
+}
+
+func (t *tx) ConsentImports(ctx context.Context, pseudonym string) (map[string]string, error) {
+	rows, err := t.query(ctx, "SELECT resource, digest FROM consent_imports WHERE participant = ?", pseudonym)
+	if err != nil {
+		return nil, fmt.Errorf("read imported resources of %s: %w", pseudonym, err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var key, digest string
+		if err := rows.Scan(&key, &digest); err != nil {
+			return nil, err
+		}
+		out[key] = digest
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) InsertConsentImports(ctx context.Context, pseudonym string, resources map[string]string, eventIndex uint64) error {
+	keys := make([]string, 0, len(resources))
+	for k := range resources {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		_, err := t.exec(ctx, "INSERT INTO consent_imports (participant, resource, digest, event_idx) VALUES (?, ?, ?, ?)",
+			pseudonym, k, resources[k], eventIndex)
+		if err != nil {
+			return fmt.Errorf("record imported resource %s of %s: %w", k, pseudonym, err)
+		}
+	}
+	return nil
 }

@@ -191,5 +191,9 @@ func (t *tx) EraseParticipant(ctx context.Context, pseudonym, tombstone string, 
 	if err := t.DeletePayee(ctx, pseudonym); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("erase bank details of %s: %w", pseudonym, err)
 	}
+	// So may be the ids of the FHIR resources imported for them.
+	if _, err := t.exec(ctx, "DELETE FROM consent_imports WHERE participant = ?", pseudonym); err != nil {
+		return fmt.Errorf("erase imported resources of %s: %w", pseudonym, err)
+	}
 	return nil
 }

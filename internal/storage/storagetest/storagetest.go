@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		{"Samples", testSamples},
 		{"SamplesInBulk", testSamplesInBulk},
 		{"ConsentRecords", testConsentRecords},
+		{"ConsentImports", testConsentImports},
 		{"Releases", testReleases},
 		{"IterationAcrossPages", testIterationAcrossPages},
 		{"Tokens", testTokens},
@@ -561,6 +562,62 @@ func testConsentRecords(t *testing.T, s storage.Store) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testConsentImports records imported resources for two participants,
+// rejects a key recorded before, and checks that erasing a participant
+// deletes their keys.
+func testConsentImports(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	err := s.Update(ctx, func(tx storage.Tx) error {
+		for _, p := range []string{"p-a", "p-b"} {
+			if err := tx.InsertParticipant(ctx, newParticipant(p, "ns", p), []byte("k")); err != nil {
+				return err
+			}
+		}
+		if err := tx.InsertConsentImports(ctx, "p-a", map[string]string{"Consent/1": "sha256:aa", "Consent/2": "sha256:bb"}, 7); err != nil {
+			return err
+		}
+		return tx.InsertConsentImports(ctx, "p-b", map[string]string{"Consent/1": "sha256:cc"}, 9)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, func(tx storage.Tx) error {
+		return tx.InsertConsentImports(ctx, "p-a", map[string]string{"Consent/2": "sha256:dd"}, 11)
+	})
+	if !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("recording a key again: %v, want ErrConflict", err)
+	}
+	read := func(p string) map[string]string {
+		t.Helper()
+		var out map[string]string
+		if err := s.View(ctx, func(tx storage.ReadTx) error {
+			var err error
+			out, err = tx.ConsentImports(ctx, p)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if got := read("p-a"); fmt.Sprint(got) != "map[Consent/1:sha256:aa Consent/2:sha256:bb]" {
+		t.Errorf("imports of p-a: %v", got)
+	}
+	if got := read("p-c"); got == nil || len(got) != 0 {
+		t.Errorf("imports of a participant without any: %#v, want an empty map", got)
+	}
+	if err := s.Update(ctx, func(tx storage.Tx) error {
+		return tx.EraseParticipant(ctx, "p-a", "erased:x", time.Now())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := read("p-a"); len(got) != 0 {
+		t.Errorf("imports of p-a after erasure: %v", got)
+	}
+	if got := read("p-b"); len(got) != 1 {
+		t.Errorf("imports of p-b after p-a's erasure: %v", got)
 	}
 }
 
