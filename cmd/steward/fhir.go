@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/steward-rehab/steward/internal/consent"
 	"github.com/steward-rehab/steward/internal/fhirconsent"
 	"github.com/steward-rehab/steward/internal/registry"
 )
@@ -79,8 +81,11 @@ func newConsentImportCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Record consent from FHIR Consent resources (R4 or R5)",
-		Long: `Read a FHIR Consent resource, or a Bundle of them, in R4 or R5 and record grant
-records that decide every purpose, modality and time as the Consents do.
+		Long: `Read a FHIR Consent resource, or a Bundle of them, in R4 or R5 and record consent
+records that decide every purpose, modality and time as the Consents do. A
+Consent that a Steward export marks as a withdrawal is recorded as a
+withdrawal again, so a grant recorded later applies as it would have in the
+history the file came from.
 
 Nested provisions are exceptions to their parent, sibling provisions are
 OR-ed, the attributes of one provision AND-ed, and periods bound them.
@@ -93,8 +98,15 @@ period that ends before it starts, an element it cannot evaluate (such as
 actor or action), or two Consents where one permits and the other denies the
 same use at the same time.
 
-The participant is the Steward pseudonym in the Consents' subject, or the one
-named with --participant. The records join the participant's history.`,
+The participant is the one the Consents' subject names: by Steward pseudonym,
+or by an identifier whose value is a participant's source id. --participant is
+for a file whose subject names no participant of this registry, such as an
+export of another registry; a file whose subject names another participant
+than --participant is rejected. The records join the participant's history.
+
+Importing is idempotent: Consents imported for the participant before, with
+the same id and content, are left alone, and one with the same id and other
+content is rejected, naming it.`,
 		Example: `  steward consent import gapt03-consent.json --participant GaPt03
   steward consent import consent-r4.json --participant P017 --document v1`,
 		Args: cobra.ExactArgs(1),
@@ -125,20 +137,12 @@ named with --participant. The records join the participant's history.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			printf(cmd, "imported %d consents of %s as %d grant records\n", res.Consents, res.Participant, len(res.Records))
-			for _, rec := range res.Records {
-				until := "open-ended"
-				if rec.Until != nil {
-					until = "until " + rec.Until.Format("2006-01-02T15:04:05.999999999Z07:00")
-				}
-				printf(cmd, "  #%d %s %s %v %v from %s %s (document %s)\n", rec.Seq, rec.ID, rec.Decision, rec.Tiers, rec.Modalities,
-					rec.From.Format("2006-01-02T15:04:05.999999999Z07:00"), until, rec.Document)
-			}
+			printImport(cmd, args[0], res)
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Participant, "participant", "", "participant to record for, by source id or pseudonym (default: the Steward pseudonym in each Consent's subject)")
+	f.StringVar(&opts.Participant, "participant", "", "participant to record for, by source id or pseudonym, when the file's subject names nobody in this registry (default: the participant the subject names)")
 	f.StringVar(&opts.Document, "document", "", "consent document version for Consents that name none in policyBasis (R5) or policy (R4), such as v1")
 	f.StringVar(&version, "fhir", "", "FHIR release of the file, r5 or r4 (default: detected per resource)")
 	return cmd
@@ -159,4 +163,40 @@ func (g *globals) exportConsentFHIR(cmd *cobra.Command, ref string, v fhirconsen
 		return nil, err
 	}
 	return r.ExportConsentFHIR(cmd.Context(), ref, v)
+}
+
+// printImport prints what a FHIR import recorded, one record a line, and
+// what it left alone.
+func printImport(cmd *cobra.Command, file string, res *registry.ImportResult) {
+	for _, n := range res.Notes {
+		printf(cmd, "note: %s\n", n)
+	}
+	if len(res.Records) == 0 {
+		printf(cmd, "nothing changed: the %d consents of %s were imported for %s before\n", res.Consents, file, res.Participant)
+		return
+	}
+	withdrawals := 0
+	for _, rec := range res.Records {
+		if rec.Action == consent.ActionWithdraw {
+			withdrawals++
+		}
+	}
+	printf(cmd, "imported %d consents of %s as %d grant records and %d withdrawals", res.Consents-len(res.Unchanged), res.Participant,
+		len(res.Records)-withdrawals, withdrawals)
+	if len(res.Unchanged) > 0 {
+		printf(cmd, "; %d imported before, unchanged", len(res.Unchanged))
+	}
+	printf(cmd, "\n")
+	for _, rec := range res.Records {
+		from := rec.From.Format(time.RFC3339Nano)
+		if rec.Action == consent.ActionWithdraw {
+			printf(cmd, "  #%d %s withdraw %v %v from %s\n", rec.Seq, rec.ID, rec.Tiers, rec.Modalities, from)
+			continue
+		}
+		until := "open-ended"
+		if rec.Until != nil {
+			until = "until " + rec.Until.Format(time.RFC3339Nano)
+		}
+		printf(cmd, "  #%d %s %s %v %v from %s %s (document %s)\n", rec.Seq, rec.ID, rec.Decision, rec.Tiers, rec.Modalities, from, until, rec.Document)
+	}
 }

@@ -55,12 +55,30 @@ func TestConsentFHIRExportImport(t *testing.T) {
 		dst.run("init")
 		ingestSensor(t, dst, "Q1")
 		out := dst.run("consent", "import", file, "--participant", "Q1")
-		mustContain(t, out, "imported 3 consents of p-", "grant records")
+		mustContain(t, out, "imported 3 consents of p-", "grant records and 1 withdrawals", "withdraw [research] [voice]")
 		for _, at := range []string{"2024-01-15", "2024-03-01", "2031-06-01"} {
 			want := decisions(t, src, "P1", at)
 			if got := decisions(t, dst, "Q1", at); got != want {
 				t.Fatalf("%s at %s: imported decisions\n%s\noriginal\n%s", v, at, got, want)
 			}
+		}
+		mustContain(t, dst.run("consent", "import", file, "--participant", "Q1"), "nothing changed")
+
+		// A new grant applies after the import as it does on the original.
+		dst.run("consent", "grant", "Q1", "--document", "v1", "--tiers", "research", "--modalities", "voice")
+		if got, want := decisions(t, dst, "Q1", "2031-06-01"), decisions(t, src, "P1", "2031-06-01"); got == want {
+			t.Fatalf("%s: the test needs the grant to change the decisions", v)
+		}
+	}
+	src.run("consent", "grant", "P1", "--document", "v1", "--tiers", "research", "--modalities", "voice")
+	for _, v := range []string{"r5", "r4"} {
+		dst := newCLI(t)
+		dst.run("init")
+		ingestSensor(t, dst, "Q1")
+		dst.run("consent", "import", filepath.Join(dir, "p1-"+v+".json"), "--participant", "Q1")
+		dst.run("consent", "grant", "Q1", "--document", "v1", "--tiers", "research", "--modalities", "voice")
+		if got, want := decisions(t, dst, "Q1", "2031-06-01"), decisions(t, src, "P1", "2031-06-01"); got != want {
+			t.Fatalf("%s after the same new grant: imported decisions\n%s\noriginal\n%s", v, got, want)
 		}
 	}
 }

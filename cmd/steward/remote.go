@@ -11,6 +11,7 @@ import (
 
 	"github.com/steward-rehab/steward/internal/client"
 	"github.com/steward-rehab/steward/internal/consent"
+	"github.com/steward-rehab/steward/internal/fhirconsent"
 	"github.com/steward-rehab/steward/internal/registry"
 	"github.com/steward-rehab/steward/internal/server"
 	"github.com/steward-rehab/steward/internal/storage"
@@ -211,21 +212,40 @@ func consentDocument(docs []storage.ConsentDocument, version string) (consent.Do
 }
 
 func remoteImportConsent(cmd *cobra.Command, c *client.Client, file string, raw []byte, opts registry.ImportOptions) error {
-	if opts.Participant == "" {
-		return withHint(errors.New("with --server, consent import needs the participant"), "pass --participant with their source id or pseudonym")
+	ref := opts.Participant
+	if ref == "" {
+		ref = subjectPseudonym(raw)
 	}
-	res, err := c.ImportConsentFHIR(cmd.Context(), opts.Participant, raw, opts.Document, string(opts.Version))
+	if ref == "" {
+		return withHint(errors.New("with --server, consent import needs a file whose Consents name one Steward pseudonym, or the participant"),
+			"pass --participant with their source id or pseudonym")
+	}
+	res, err := c.ImportConsentFHIR(cmd.Context(), ref, raw, opts.Document, string(opts.Version))
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	printf(cmd, "imported %d consents of %s as %d grant records\n", res.Consents, res.Participant, len(res.Records))
-	for _, rec := range client.Records(res.Records) {
-		until := "open-ended"
-		if rec.Until != nil {
-			until = "until " + rec.Until.Format(time.RFC3339Nano)
-		}
-		printf(cmd, "  #%d %s %s %v %v from %s %s (document %s)\n", rec.Seq, rec.ID, rec.Decision, rec.Tiers, rec.Modalities,
-			rec.From.Format(time.RFC3339Nano), until, rec.Document)
-	}
+	printImport(cmd, file, &registry.ImportResult{Participant: res.Participant, Consents: res.Consents, Skipped: res.Skipped,
+		Unchanged: res.Unchanged, Records: client.Records(res.Records), Notes: res.Notes})
 	return nil
+}
+
+// subjectPseudonym returns the one Steward pseudonym the Consents of a
+// FHIR file name in their subject, or "" when they name none or several.
+// The server checks the subject again; this only picks the path.
+func subjectPseudonym(raw []byte) string {
+	parsed, err := fhirconsent.Parse(raw, "")
+	if err != nil {
+		return ""
+	}
+	found := ""
+	for _, c := range parsed.Consents {
+		switch {
+		case c.Participant == "":
+		case found == "":
+			found = c.Participant
+		case c.Participant != found:
+			return ""
+		}
+	}
+	return found
 }

@@ -90,15 +90,19 @@ func TestServerFlow(t *testing.T) {
 	out = c.runRemote(url, steward, "consent", "show", "GaPt03")
 	mustContain(t, out, "1 consent records", "commercial               video=deny voice=deny sensor=deny pressure=permit")
 
-	// FHIR export through the server gives the local export's bytes, and
-	// importing it as another participant records the same grant.
+	// FHIR export through the server gives the local export's bytes. The
+	// file names GaPt03, so it is not imported as another participant, and
+	// importing it for GaPt03 changes nothing.
 	if remote, local := c.runRemote(url, steward, "consent", "export", "GaPt03"), c.run("consent", "export", "GaPt03"); remote != local {
 		t.Errorf("FHIR export through the server differs from the local one")
 	}
 	fhirFile := filepath.Join(t.TempDir(), "gapt03.json")
 	c.runRemote(url, steward, "consent", "export", "GaPt03", "--out", fhirFile)
-	out = c.runRemote(url, steward, "consent", "import", fhirFile, "--participant", "GaPt15")
-	mustContain(t, out, "imported 1 consents", "grant records")
+	stderr = c.failRemote(url, steward, "consent", "import", fhirFile, "--participant", "GaPt15")
+	mustContain(t, stderr, "400", "names participant p-", "for whom it is imported")
+	out = c.runRemote(url, steward, "consent", "import", fhirFile)
+	mustContain(t, out, "nothing changed: the 1 consents")
+	c.runRemote(url, steward, "consent", "grant", "GaPt15", "--document", "v1", "--tiers", "research,commercial", "--modalities", "pressure")
 
 	bundle := filepath.Join(t.TempDir(), "release-1")
 	out = c.runRemote(url, admin, "release", "build", "--purpose", "commercial", "--modality", "pressure", "--licensee", "acme", "--out", bundle, "--with-data")

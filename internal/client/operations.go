@@ -415,7 +415,9 @@ type FHIRImport struct {
 	Participant string   `json:"participant"`
 	Consents    int      `json:"consents"`
 	Skipped     []string `json:"skipped"`
+	Unchanged   []string `json:"unchanged"`
 	Records     []Record `json:"records"`
+	Notes       []string `json:"notes"`
 }
 
 // ImportConsentFHIR records a participant's consent from FHIR Consent

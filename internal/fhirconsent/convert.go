@@ -27,21 +27,29 @@ type ConvertOptions struct {
 // maxContradictions caps how many contradictions one error lists.
 const maxContradictions = 10
 
-// Convert turns Consents into grant records, without ids or participant,
-// that consent.Decide evaluates exactly as the Consents decide.
+// Convert turns Consents into consent records, without ids or participant,
+// that consent.Decide evaluates exactly as the Consents decide, now and
+// after any record added later. It returns the withdrawal records first,
+// then the grant records, and the registry logs them in that order.
 //
 // It evaluates every Consent for every purpose and modality on every
 // interval between the instants where some period, signing date or
 // majority month begins or ends. A Consent that permits where another
 // denies is an error naming both: the specification leaves combining
 // several Consents to policy, and nesting inside one Consent is how FHIR
-// states an exception. The combined decision is then written per tier and
-// modality: a deny record where nothing is permitted and something denied,
-// and a permit record under each document needed where purposes are
-// permitted. Purposes that are neither stay without record, which
-// consent.Decide denies.
+// states an exception. The combined decision of the grant Consents is then
+// written per tier and modality: a deny record where nothing is permitted
+// and something denied, and a permit record under each document needed
+// where purposes are permitted. Purposes that are neither stay without
+// record, which consent.Decide denies.
+//
+// A Consent that a Steward export marks as a withdrawal becomes a
+// withdrawal record again (see withdrawalRecords), never a deny grant. A
+// deny grant is never outvoted, while a withdrawal ends only the records
+// signed before it, so a grant recorded after the import applies again,
+// as it does in the history the file came from.
 func Convert(consents []*Consent, opts ConvertOptions) ([]consent.Record, error) {
-	var live []*Consent
+	var live, withdrawn []*Consent
 	var times []time.Time
 	for _, c := range consents {
 		if !applies(c.Status) {
@@ -52,10 +60,17 @@ func Convert(consents []*Consent, opts ConvertOptions) ([]consent.Record, error)
 				Message: "signed in the future: a consent can only be imported after it was given"}
 		}
 		live = append(live, c)
+		if c.Action == recordWithdraw {
+			withdrawn = append(withdrawn, c)
+		}
 		times = append(times, consentTimes(c)...)
 	}
 	tl := newTimeline(times)
 	n := len(tl.points)
+	withdrawals, err := withdrawalRecords(withdrawn)
+	if err != nil {
+		return nil, err
+	}
 
 	// Combined decisions, with the Consents behind each.
 	type cell struct {
@@ -68,19 +83,25 @@ func Convert(consents []*Consent, opts ConvertOptions) ([]consent.Record, error)
 		for _, m := range Modalities {
 			row := make([]cell, n)
 			for k, t := range tl.points {
-				var permit, deny []*Consent
+				// A withdrawal's deny takes part in the check for
+				// contradictions only: its nested permits describe grants
+				// signed after it, which are Consents of their own.
+				var permit, deny, withdrawing []*Consent
 				for _, c := range live {
-					switch Evaluate(c, p, m, t) {
-					case Permit:
+					switch d := Evaluate(c, p, m, t); {
+					case c.Action == recordWithdraw && d == Deny:
+						withdrawing = append(withdrawing, c)
+					case c.Action == recordWithdraw:
+					case d == Permit:
 						permit = append(permit, c)
-					case Deny:
+					case d == Deny:
 						deny = append(deny, c)
 					}
 				}
 				switch {
-				case len(permit) > 0 && len(deny) > 0:
+				case len(permit) > 0 && len(deny)+len(withdrawing) > 0:
 					if len(contradictions) < maxContradictions {
-						contradictions = append(contradictions, contradiction(permit[0], deny[0], p, m, tl.interval(k, k)))
+						contradictions = append(contradictions, contradiction(permit[0], append(deny, withdrawing...)[0], p, m, tl.interval(k, k)))
 					}
 				case len(permit) > 0:
 					row[k] = cell{Permit, permit}
@@ -101,6 +122,7 @@ func Convert(consents []*Consent, opts ConvertOptions) ([]consent.Record, error)
 		purposes := purposesOfTier(tier)
 		for _, m := range Modalities {
 			for k := range n {
+				floor := signingFloor(withdrawals, tier, m, tl.points[k])
 				var permitted []string
 				var permitBy, denyBy []*Consent
 				for _, p := range purposes {
@@ -119,7 +141,7 @@ func Convert(consents []*Consent, opts ConvertOptions) ([]consent.Record, error)
 						return nil, err
 					}
 					for _, d := range docs {
-						pieces = append(pieces, newPiece(consent.Permit, d, tier, m, k, consentsUnder(permitBy, d, opts.Fallback)))
+						pieces = append(pieces, newPiece(consent.Permit, d, tier, m, k, consentsUnder(permitBy, d, opts.Fallback), floor))
 					}
 				case len(denyBy) > 0:
 					d := denyDocument(tier, m, denyBy, opts)
@@ -127,12 +149,12 @@ func Convert(consents []*Consent, opts ConvertOptions) ([]consent.Record, error)
 						return nil, &InputError{Resource: denyBy[0].ID, Path: "Consent", Message: fmt.Sprintf(
 							"no registered consent document offers the %s tier and %s recordings, which Steward needs to record this deny: register one with steward consent document add", tier, m)}
 					}
-					pieces = append(pieces, newPiece(consent.Deny, d, tier, m, k, denyBy))
+					pieces = append(pieces, newPiece(consent.Deny, d, tier, m, k, denyBy, floor))
 				}
 			}
 		}
 	}
-	return assemble(pieces, tl), nil
+	return append(withdrawals, assemble(pieces, tl)...), nil
 }
 
 func dateElement(c *Consent) string {
@@ -340,21 +362,27 @@ type piece struct {
 	k                                  int
 	grantor                            grantorAttrs
 	signed                             time.Time
+	// floor is the latest signing time of the imported withdrawals that
+	// cover the piece and took effect at or before its start. The
+	// piece's record is signed no earlier, so those withdrawals, logged
+	// first, do not end it.
+	floor time.Time
 }
 
 // grantorAttrs are the record fields that come from who signed.
 type grantorAttrs struct {
 	guardian         bool
 	assent, majority string
-	method           string
+	method, witness  string
 }
 
 // newPiece takes the grantor fields the Consents behind it agree on: a
 // guardian's grant only when every one is by a guardian with the same
-// assent and majority month, and the method only when all give the same.
-func newPiece(decision, document, tier, modality string, k int, by []*Consent) piece {
+// assent and majority month, and the method and witness only when all give
+// the same.
+func newPiece(decision, document, tier, modality string, k int, by []*Consent, floor time.Time) piece {
 	first := by[0]
-	attrs := grantorAttrs{guardian: first.Guardian, assent: first.Assent, majority: first.MajorityMonth, method: first.Method}
+	attrs := grantorAttrs{guardian: first.Guardian, assent: first.Assent, majority: first.MajorityMonth, method: first.Method, witness: first.Witness}
 	signed := first.Signed
 	for _, c := range by[1:] {
 		if !c.Guardian || c.Assent != attrs.assent || c.MajorityMonth != attrs.majority {
@@ -363,6 +391,9 @@ func newPiece(decision, document, tier, modality string, k int, by []*Consent) p
 		if c.Method != attrs.method {
 			attrs.method = ""
 		}
+		if c.Witness != attrs.witness {
+			attrs.witness = ""
+		}
 		if c.Signed.Before(signed) {
 			signed = c.Signed
 		}
@@ -370,7 +401,164 @@ func newPiece(decision, document, tier, modality string, k int, by []*Consent) p
 	if !attrs.guardian {
 		attrs.assent, attrs.majority = "", ""
 	}
-	return piece{decision: decision, document: document, tier: tier, modality: modality, k: k, grantor: attrs, signed: signed}
+	if signed.Before(floor) {
+		signed = floor
+	}
+	return piece{decision: decision, document: document, tier: tier, modality: modality, k: k, grantor: attrs, signed: signed, floor: floor}
+}
+
+// recordMethod returns the method an imported record states: the
+// Consent's own, else fhir. A verbal consent needs its witness, so without
+// one the record states fhir too.
+func recordMethod(method, witness string) string {
+	if method == "" || (method == consent.MethodVerbalWitnessed && witness == "") {
+		return consent.MethodFHIR
+	}
+	return method
+}
+
+// withdrawalRecords turns the Consents that a Steward export marks as
+// withdrawals back into withdrawal records. Each top-level provision
+// withdraws the tiers of its purposes, which must be whole tiers as in a
+// Steward withdrawal, for its data classes, from its period's start (or
+// the signing date, if later). A withdrawal has no end. The record is
+// signed on the Consent's date and takes effect from that start, so it
+// ends exactly the records signed before it, as the original did. Its
+// nested permits are ignored: they describe the grants signed after it,
+// which the file holds as Consents of their own.
+func withdrawalRecords(withdrawn []*Consent) ([]consent.Record, error) {
+	var out []consent.Record
+	for _, c := range withdrawn {
+		type group struct {
+			start      time.Time
+			modalities []string
+		}
+		tiersOf := map[string][]string{}
+		groups := map[string]group{}
+		var order []string
+		for _, p := range c.Provisions {
+			if p.Type != Deny {
+				return nil, &InputError{Resource: c.ID, Path: p.Path, Value: string(p.Type),
+					Message: "a withdrawal withdraws, so its top-level provisions state deny; state a permit as a Consent of its own"}
+			}
+			start, end := c.Signed, c.Period.End
+			bounds := []Interval{c.Period, p.Period}
+			if c.scope != nil {
+				bounds = append(bounds, c.scope.Period)
+			}
+			for _, iv := range bounds {
+				if iv.Start.After(start) {
+					start = iv.Start
+				}
+				if !iv.End.IsZero() {
+					end = iv.End
+				}
+			}
+			if !end.IsZero() {
+				return nil, &InputError{Resource: c.ID, Path: p.Path + ".period.end", Value: formatEnd(end),
+					Message: "a withdrawal has no end: remove the end, or state a pause in consent as a Consent that denies"}
+			}
+			tiers, err := wholeTiers(c, p)
+			if err != nil {
+				return nil, err
+			}
+			modalities := intersect(Modalities, p.Modalities)
+			if c.scope != nil {
+				modalities = intersect(modalities, c.scope.Modalities)
+			}
+			key := formatInstant(start) + "|" + strings.Join(modalities, ",")
+			if _, seen := groups[key]; !seen {
+				order = append(order, key)
+				groups[key] = group{start: start, modalities: modalities}
+			}
+			for _, t := range tiers {
+				if !slices.Contains(tiersOf[key], t) {
+					tiersOf[key] = append(tiersOf[key], t)
+				}
+			}
+		}
+		for _, key := range order {
+			g := groups[key]
+			tiers := tiersOf[key]
+			sort.Slice(tiers, func(i, j int) bool {
+				return slices.Index(consent.Tiers, tiers[i]) < slices.Index(consent.Tiers, tiers[j])
+			})
+			out = append(out, consent.Record{
+				Action: consent.ActionWithdraw, Tiers: tiers, Modalities: g.modalities, From: g.start, SignedAt: c.Signed,
+				Method: recordMethod(c.Method, c.Witness), Witness: c.Witness,
+			})
+		}
+	}
+	return out, nil
+}
+
+// wholeTiers returns the tiers a withdrawal's provision covers. A Steward
+// withdrawal covers every purpose of its tiers, so a provision that lists
+// some purposes of a tier but not all cannot be one.
+func wholeTiers(c *Consent, p Provision) ([]string, error) {
+	purposes := p.Purposes
+	if c.scope != nil && c.scope.Purposes != nil {
+		purposes = intersect(purposeCodes(), c.scope.Purposes)
+		if p.Purposes != nil {
+			purposes = intersect(purposes, p.Purposes)
+		}
+	}
+	if purposes == nil {
+		return slices.Clone(consent.Tiers), nil
+	}
+	var tiers []string
+	for _, tier := range consent.Tiers {
+		all := purposesOfTier(tier)
+		listed := intersect(all, purposes)
+		switch {
+		case len(listed) == 0:
+		case len(listed) < len(all):
+			return nil, &InputError{Resource: c.ID, Path: p.Path + ".purpose", Value: strings.Join(listed, ","),
+				Message: fmt.Sprintf("a withdrawal covers whole tiers, but this one lists only some purposes of the %s tier (it lacks %s): list them all, or state the narrower rule as a Consent that denies",
+					tier, strings.Join(missingFrom(all, listed), ", "))}
+		default:
+			tiers = append(tiers, tier)
+		}
+	}
+	return tiers, nil
+}
+
+// intersect returns the values of all that are in some, in the order of
+// all; a nil some keeps all.
+func intersect(all, some []string) []string {
+	if some == nil {
+		return slices.Clone(all)
+	}
+	var out []string
+	for _, v := range all {
+		if slices.Contains(some, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func missingFrom(all, some []string) []string {
+	var out []string
+	for _, v := range all {
+		if !slices.Contains(some, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// signingFloor returns the latest signing time of the withdrawals that
+// cover the tier and modality and take effect at or before t, or the zero
+// time when none does.
+func signingFloor(withdrawals []consent.Record, tier, modality string, t time.Time) time.Time {
+	var floor time.Time
+	for _, w := range withdrawals {
+		if w.Covers(tier, modality) && !w.From.After(t) && w.SignedAt.After(floor) {
+			floor = w.SignedAt
+		}
+	}
+	return floor
 }
 
 // assemble merges pieces on consecutive intervals into records, then
@@ -382,11 +570,12 @@ func assemble(pieces []piece, tl timeline) []consent.Record {
 	type key struct {
 		decision, document, tier, modality string
 		grantor                            grantorAttrs
+		floor                              time.Time
 	}
 	byKey := map[key][]piece{}
 	var order []key
 	for _, p := range pieces {
-		k := key{p.decision, p.document, p.tier, p.modality, p.grantor}
+		k := key{p.decision, p.document, p.tier, p.modality, p.grantor, p.floor}
 		if byKey[k] == nil {
 			order = append(order, k)
 		}
@@ -409,7 +598,7 @@ func assemble(pieces []piece, tl timeline) []consent.Record {
 			r := consent.Record{
 				Action: consent.ActionGrant, Decision: k.decision, Document: k.document,
 				Tiers: []string{k.tier}, Modalities: []string{k.modality},
-				From: iv.Start, SignedAt: signed, Method: orDefault(k.grantor.method, "fhir"),
+				From: iv.Start, SignedAt: signed, Method: recordMethod(k.grantor.method, k.grantor.witness), Witness: k.grantor.witness,
 			}
 			if !iv.End.IsZero() {
 				end := iv.End

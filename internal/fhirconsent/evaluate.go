@@ -34,9 +34,27 @@ type Consent struct {
 	ID      string
 	Version Version
 	Status  string
+	// Action is the code of SystemRecordAction in Consent.category that a
+	// Steward export writes: grant or withdraw. It is empty for a Consent
+	// from elsewhere, which Convert reads as a grant.
+	Action string
 	// Participant names the subject: a Steward pseudonym taken from an
 	// identifier of system IdentifierPseudonym, else empty.
 	Participant string
+	// SubjectIDs are the subject's other identifiers: the values of
+	// identifiers of other systems and the id of a Patient/<id>
+	// reference. One may be a participant's source id.
+	SubjectIDs []string
+	// Key names the resource for an idempotent import: its ResourceType/id,
+	// or its Digest when it has no id.
+	Key string
+	// Digest is "sha256:" and the hex SHA-256 of the resource's RFC 8785
+	// form, so two copies that differ only in whitespace or key order have
+	// the same digest.
+	Digest string
+	// Witness is the staff id that a Provenance of the Bundle names as
+	// witness of this Consent, if any.
+	Witness string
 	// Signed is the start of Consent.date (R5) or Consent.dateTime (R4): the
 	// Consent applies from then on only.
 	Signed time.Time

@@ -38,7 +38,9 @@
 // time intervals that the periods define, rejects permit and deny from two
 // Consents at the same point (the specification leaves combining several
 // Consents to policy), and emits grant records per tier and modality that
-// consent.Decide reproduces exactly.
+// consent.Decide reproduces exactly. A Consent that an export marks as a
+// withdrawal becomes a withdrawal record again, because a deny grant in
+// its place would outvote every grant recorded after the import.
 package fhirconsent
 
 import (

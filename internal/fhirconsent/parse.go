@@ -2,6 +2,8 @@ package fhirconsent
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/gowebpki/jcs"
 
 	"github.com/steward-rehab/steward/internal/consent"
 )
@@ -61,16 +65,21 @@ func Parse(raw []byte, version Version) (*Parsed, error) {
 	case "Consent":
 		c, errs := parseConsent(top, "Consent/"+orDefault(stringField(top, "id"), "(no id)"), version)
 		problems = append(problems, errs...)
+		problems = append(problems, identify(c, top)...)
 		out.Consents = append(out.Consents, c)
 	case "Bundle":
 		var b struct {
 			Entry []struct {
+				FullURL  string                     `json:"fullUrl"`
 				Resource map[string]json.RawMessage `json:"resource"`
 			} `json:"entry"`
 		}
 		if err := json.Unmarshal(raw, &b); err != nil {
 			return nil, fmt.Errorf("invalid FHIR Bundle: %w", err)
 		}
+		byURL := map[string]*Consent{}
+		byKey := map[string]*Consent{}
+		var provenances []map[string]json.RawMessage
 		for i, e := range b.Entry {
 			where := fmt.Sprintf("Bundle.entry[%d]", i)
 			rt, id := stringField(e.Resource, "resourceType"), stringField(e.Resource, "id")
@@ -82,13 +91,26 @@ func Parse(raw []byte, version Version) (*Parsed, error) {
 			case "Consent":
 				c, errs := parseConsent(e.Resource, name, version)
 				problems = append(problems, errs...)
+				problems = append(problems, identify(c, e.Resource)...)
+				if first, dup := byKey[c.Key]; dup && c.Key != "" {
+					problems = append(problems, &InputError{Resource: where, Path: "resource.id", Value: id,
+						Message: fmt.Sprintf("the Bundle holds %s twice: give each Consent its own id, or remove the copy", first.ID)})
+				}
+				byKey[c.Key] = c
+				if e.FullURL != "" {
+					byURL[e.FullURL] = c
+				}
 				out.Consents = append(out.Consents, c)
 			case "Provenance":
 				out.Skipped = append(out.Skipped, name)
+				provenances = append(provenances, e.Resource)
 			default:
 				problems = append(problems, &InputError{Resource: where, Path: "resource.resourceType", Value: rt,
 					Message: "not a Consent: import reads Consent resources (and skips Provenance)"})
 			}
+		}
+		for _, p := range provenances {
+			readWitness(p, byURL)
 		}
 	default:
 		problems = append(problems, &InputError{Resource: orDefault(resourceType, "(no resourceType)"), Path: "resourceType", Value: resourceType,
@@ -101,6 +123,54 @@ func Parse(raw []byte, version Version) (*Parsed, error) {
 		return nil, errors.Join(problems...)
 	}
 	return out, nil
+}
+
+// identify sets a Consent's Key and Digest from its resource.
+func identify(c *Consent, resource map[string]json.RawMessage) []error {
+	raw, err := json.Marshal(resource)
+	if err == nil {
+		raw, err = jcs.Transform(raw)
+	}
+	if err != nil {
+		return []error{&InputError{Resource: c.ID, Path: "Consent", Message: fmt.Sprintf("cannot be put in canonical JSON form (RFC 8785): %v", err)}}
+	}
+	sum := sha256.Sum256(raw)
+	c.Digest = "sha256:" + hex.EncodeToString(sum[:])
+	c.Key = c.Digest
+	if id := stringField(resource, "id"); id != "" {
+		c.Key = "Consent/" + id
+	}
+	return nil
+}
+
+// readWitness sets the Witness of each Consent that a Provenance targets,
+// by its Bundle fullUrl, when the Provenance names a witness, as a Steward
+// export does with a WIT agent of identifier system IdentifierStaff.
+func readWitness(resource map[string]json.RawMessage, byURL map[string]*Consent) {
+	raw, _ := json.Marshal(resource)
+	var p provenance
+	if json.Unmarshal(raw, &p) != nil {
+		return
+	}
+	witness := ""
+	for _, a := range p.Agent {
+		if a.Type == nil || a.Who.Identifier == nil || a.Who.Identifier.System != IdentifierStaff {
+			continue
+		}
+		for _, cd := range a.Type.Coding {
+			if cd.System == systemParticipation && cd.Code == "WIT" {
+				witness = a.Who.Identifier.Value
+			}
+		}
+	}
+	if witness == "" {
+		return
+	}
+	for _, t := range p.Target {
+		if c, ok := byURL[t.Reference]; ok {
+			c.Witness = witness
+		}
+	}
 }
 
 func stringField(m map[string]json.RawMessage, key string) string {
@@ -263,7 +333,8 @@ func (rd *reader) readR5(m map[string]json.RawMessage, c *Consent) {
 	}
 	c.Status = r.Status
 	rd.readStatus(c, []string{"draft", "active", "inactive", "not-done", "entered-in-error"})
-	c.Participant = pseudonymOf(r.Subject)
+	rd.readAction(r.Category, c)
+	c.Participant, c.SubjectIDs = pseudonymOf(r.Subject), subjectIDs(r.Subject)
 	c.Signed = rd.readSigned(r.Date, "Consent.date")
 	if iv, err := parsePeriod(r.Period); err != nil {
 		rd.fail("Consent.period", "", "%v", err)
@@ -325,7 +396,8 @@ func (rd *reader) readR4(m map[string]json.RawMessage, c *Consent) {
 	}
 	c.Status = r.Status
 	rd.readStatus(c, []string{"draft", "proposed", "active", "rejected", "inactive", "entered-in-error"})
-	c.Participant = pseudonymOf(r.Patient)
+	rd.readAction(r.Category, c)
+	c.Participant, c.SubjectIDs = pseudonymOf(r.Patient), subjectIDs(r.Patient)
 	c.Signed = rd.readSigned(r.DateTime, "Consent.dateTime")
 	for _, p := range r.Policy {
 		if v, ok := strings.CutPrefix(p.URI, DocumentURI("")); ok {
@@ -578,6 +650,40 @@ func (rd *reader) checkCommon(c *Consent) {
 			rd.fail(p.Path+".period.end", "", "missing: the Consent is inactive, so Steward needs the time it ended; set the period end to when it was withdrawn")
 		}
 	}
+}
+
+// readAction reads the record action of a Steward export from
+// Consent.category.
+func (rd *reader) readAction(categories []codeableConcept, c *Consent) {
+	for i, cc := range categories {
+		for j, cd := range cc.Coding {
+			if cd.System != SystemRecordAction {
+				continue
+			}
+			switch cd.Code {
+			case recordGrant, recordWithdraw:
+				c.Action = cd.Code
+			default:
+				rd.fail(fmt.Sprintf("Consent.category[%d].coding[%d].code", i, j), cd.Code, "unknown record action: use %s or %s", recordGrant, recordWithdraw)
+			}
+		}
+	}
+}
+
+// subjectIDs returns the identifiers of a subject other than its Steward
+// pseudonym: an identifier's value, and the id of a Patient/<id> reference.
+func subjectIDs(r *reference) []string {
+	if r == nil {
+		return nil
+	}
+	var out []string
+	if r.Identifier != nil && r.Identifier.System != IdentifierPseudonym && r.Identifier.Value != "" {
+		out = append(out, r.Identifier.Value)
+	}
+	if id, ok := strings.CutPrefix(r.Reference, "Patient/"); ok && id != "" && !slices.Contains(out, id) {
+		out = append(out, id)
+	}
+	return out
 }
 
 func pseudonymOf(r *reference) string {

@@ -267,3 +267,61 @@ func TestExportDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundTripFutureRecords exports generated histories, imports them,
+// then adds the same later record to the original and to the import: a
+// permit, a deny or a withdrawal, signed after everything. Every decision
+// must still agree, so the import behaves as the history did, not only at
+// the time of import.
+func TestRoundTripFutureRecords(t *testing.T) {
+	_, lib, versions := testDocuments()
+	histories := 200
+	if testing.Short() {
+		histories = 30
+	}
+	for seed := range histories {
+		rnd := rand.New(rand.NewPCG(uint64(seed), 11))
+		g := historyGen{rnd: rnd, base: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)}
+		records := g.history(1 + rnd.IntN(9))
+		if len(records) == 0 {
+			continue
+		}
+		for _, v := range []Version{R5, R4} {
+			out, err := Export(testHistory(records), v)
+			if err != nil {
+				t.Fatalf("seed %d: export %s: %v", seed, v, err)
+			}
+			imported := importRecords(t, out, lib, versions)
+			for i := range 3 {
+				later := laterRecord(rnd, i)
+				original := append(slices.Clone(records), withSeq(later, "later-o", 900))
+				again := append(slices.Clone(imported), withSeq(later, "later-i", 5000))
+				times := probeTimes(original, rnd)
+				compareDecisions(t, original, again, lib, times, out)
+			}
+		}
+	}
+}
+
+// laterRecord returns a record signed in 2045, after every generated one:
+// a permit, a deny or a withdrawal by kind, whose period may reach back.
+func laterRecord(rnd *rand.Rand, kind int) consent.Record {
+	signed := time.Date(2045, 1, 1, 0, 0, 0, 0, time.UTC)
+	from := time.Date(2020+rnd.IntN(30), time.Month(1+rnd.IntN(12)), 1, 0, 0, 0, 0, time.UTC)
+	r := consent.Record{Action: consent.ActionGrant, Decision: consent.Permit, Document: "v3", Tiers: slices.Clone(consent.Tiers),
+		Modalities: slices.Clone(Modalities), From: from, SignedAt: signed, Method: "written"}
+	switch kind {
+	case 1:
+		r.Decision = consent.Deny
+		r.Tiers = []string{consent.Tiers[rnd.IntN(len(consent.Tiers))]}
+	case 2:
+		r.Action, r.Decision, r.Document = consent.ActionWithdraw, "", ""
+		r.Modalities = []string{Modalities[rnd.IntN(len(Modalities))]}
+	}
+	return r
+}
+
+func withSeq(r consent.Record, id string, seq uint64) consent.Record {
+	r.ID, r.Seq = id, seq
+	return r
+}

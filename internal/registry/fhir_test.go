@@ -193,7 +193,7 @@ func TestFHIRImportRejectsWholeFile(t *testing.T) {
 	}{
 		"unknown document":              {[]byte(strings.ReplaceAll(string(out), `"value": "v2"`, `"value": "v9"`)), ImportOptions{Participant: "P017"}, `"v9": unknown consent document`},
 		"unknown participant":           {out, ImportOptions{Participant: "P999"}, `unknown participant "P999"`},
-		"pseudonym of another registry": {out, ImportOptions{}, "unknown participant"},
+		"pseudonym of another registry": {out, ImportOptions{}, "names no participant of this registry"},
 		"unknown fallback":              {out, ImportOptions{Participant: "P017", Document: "v7"}, `unknown consent document "v7"`},
 		"bad DUO code":                  {[]byte(strings.Replace(string(out), `"code": "DUO:0000046"`, `"code": "DUO:9999999"`, 1)), ImportOptions{Participant: "P017"}, `"DUO:9999999": unknown DUO code`},
 	}

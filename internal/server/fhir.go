@@ -52,10 +52,15 @@ type fhirImportJSON struct {
 	Participant string       `json:"participant"`
 	Consents    int          `json:"consents"`
 	Skipped     []string     `json:"skipped"`
+	Unchanged   []string     `json:"unchanged"`
 	Records     []recordJSON `json:"records"`
+	Notes       []string     `json:"notes"`
 }
 
-// importConsentFHIR records the consent of FHIR Consent resources.
+// importConsentFHIR records the consent of FHIR Consent resources. It
+// responds 201 when it recorded something and 200 when every Consent was
+// imported before. A steward's import checks the subject against its own
+// organisation's participants only.
 func (s *Server) importConsentFHIR(w http.ResponseWriter, r *http.Request, p principal) error {
 	subject, err := s.participantRef(r, p, r.PathValue("ref"))
 	if err != nil {
@@ -70,14 +75,27 @@ func (s *Server) importConsentFHIR(w http.ResponseWriter, r *http.Request, p pri
 		return err
 	}
 	opts := registry.ImportOptions{Participant: subject.Pseudonym, Document: r.URL.Query().Get("document"), Version: version}
+	if p.is(registry.RoleSteward) {
+		opts.Namespace = p.token.Org
+	}
 	res, err := s.reg.ImportConsent(r.Context(), raw, opts)
 	if err != nil {
 		return inputError(err)
 	}
-	out := fhirImportJSON{Participant: res.Participant, Consents: res.Consents, Skipped: res.Skipped, Records: toRecordsJSON(res.Records)}
-	if out.Skipped == nil {
-		out.Skipped = []string{}
+	out := fhirImportJSON{Participant: res.Participant, Consents: res.Consents, Skipped: nonNil(res.Skipped), Unchanged: nonNil(res.Unchanged),
+		Records: toRecordsJSON(res.Records), Notes: nonNil(res.Notes)}
+	status := http.StatusCreated
+	if len(res.Records) == 0 {
+		status = http.StatusOK
 	}
-	writeJSON(w, http.StatusCreated, out)
+	writeJSON(w, status, out)
 	return nil
+}
+
+// nonNil returns list, or an empty list for nil, so JSON shows [].
+func nonNil(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
 }
