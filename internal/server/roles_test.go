@@ -17,8 +17,9 @@ var callers = append([]string{""}, registry.Roles...)
 
 // matrixRequest builds the request of a route for the role matrix. Path
 // parameters name the caller's own scope: participant P001 of site-a, and
-// acme's release and notice. Bodies are harmless or invalid, so an allowed
-// call changes little and a rejected one nothing.
+// acme's release and notice; payout batches and policies are ones that do
+// not exist. Bodies are harmless or invalid, so an allowed call changes
+// little and a rejected one nothing.
 func (h *harness) matrixRequest(rt *route, notice string) (path, contentType string, body []byte) {
 	h.t.Helper()
 	path = rt.path
@@ -35,9 +36,16 @@ func (h *harness) matrixRequest(rt *route, notice string) (path, contentType str
 		replace["{id}"] = notice
 	case strings.HasPrefix(path, "/api/v1/tokens/"):
 		replace["{id}"] = h.throwawayToken()
+	case strings.HasPrefix(path, "/api/v1/payouts/"):
+		replace["{id}"] = "b-doesnotexist0"
+	case strings.HasPrefix(path, "/api/v1/policies/"):
+		replace["{ref}"] = "rehab-2026@1"
 	}
 	for k, v := range replace {
 		path = strings.ReplaceAll(path, k, v)
+	}
+	if rt.method == "PUT" {
+		return path, "application/json", []byte(`{"name":"","iban":""}`)
 	}
 	if rt.method != "POST" {
 		return path, "", nil
@@ -53,6 +61,10 @@ func (h *harness) matrixRequest(rt *route, notice string) (path, contentType str
 		return path, "application/json", []byte(`{"confirm":false}`)
 	case "/api/v1/documents":
 		return path, "application/yaml", []byte("version: v1\n")
+	case "/api/v1/policies":
+		return path, "application/yaml", []byte("id: matrix\n")
+	case "/api/v1/samples/checks":
+		return path, "application/json", []byte(`{"samples":["s-doesnotexist0"],"outcome":"passed"}`)
 	}
 	return path, "application/json", []byte(`{}`)
 }
