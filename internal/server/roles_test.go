@@ -17,7 +17,7 @@ var callers = append([]string{""}, registry.Roles...)
 
 // matrixRequest builds the request of a route for the role matrix. Path
 // parameters name the caller's own scope: participant P001 of site-a, and
-// acme's release and notice; payout batches and policies are ones that do
+// acme's release and notice. The payout batch and the policy they name do
 // not exist. Bodies are harmless or invalid, so an allowed call changes
 // little and a rejected one nothing.
 func (h *harness) matrixRequest(rt *route, notice string) (path, contentType string, body []byte) {
