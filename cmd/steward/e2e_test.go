@@ -158,6 +158,9 @@ func TestBadInputLeavesRegistryUnchanged(t *testing.T) {
 		"path traversal":      {strings.Replace(row(""), `"v.wav"`, `"../v.wav"`, 1), "path"},
 		"missing file":        {strings.Replace(row(""), `"v.wav"`, `"absent.wav"`, 1), "absent.wav"},
 		"malformed json":      {row("")[:60] + "\n", "line 1"},
+		"field twice":         {row(`,"protocol":"q"`), "is given twice"},
+		"unknown document":    {strings.Replace(row(""), `"v1"`, `"v7"`, 1), `"v7" is not a registered consent document`},
+		"bidi override":       {strings.Replace(row(""), `"protocol":"p"`, `"protocol":"p\u202e"`, 1), "U+202E"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

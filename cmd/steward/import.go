@@ -77,6 +77,18 @@ func registerBatch(cmd *cobra.Command, g *globals, batch *registry.Batch, rep *i
 	if err != nil {
 		return err
 	}
+	out := &client.ImportResult{Erased: res.Erased, ParticipantsCreated: res.ParticipantsCreated, ParticipantsUpdated: res.ParticipantsUpdated}
+	for _, s := range res.Samples {
+		out.Samples = append(out.Samples, client.RegisteredSample{Where: s.Where, Sample: s.Sample, Participant: s.Participant,
+			Digest: s.Digest, EventIndex: s.EventIndex, Duplicate: s.Duplicate, Differs: s.Differs})
+	}
+	printRegistered(cmd, out)
+	return nil
+}
+
+// printRegistered prints what an import registered, left out and found
+// registered before, the same for a local registry and a server.
+func printRegistered(cmd *cobra.Command, res *client.ImportResult) {
 	fresh, dup := 0, 0
 	for _, s := range res.Samples {
 		if s.Duplicate {
@@ -95,7 +107,6 @@ func registerBatch(cmd *cobra.Command, g *globals, batch *registry.Batch, rep *i
 	}
 	printf(cmd, "%d samples registered, %d already present; %d participants created, %d updated\n",
 		fresh, dup, res.ParticipantsCreated, res.ParticipantsUpdated)
-	return nil
 }
 
 func short(digest string) string {

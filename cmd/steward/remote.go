@@ -32,17 +32,7 @@ func remoteRegister(cmd *cobra.Command, call func(context.Context) (*client.Impo
 		}
 		printf(cmd, "%s: %s: %s\n", verb, n.Where, n.Text)
 	}
-	fresh, dup := 0, 0
-	for _, s := range res.Samples {
-		if s.Duplicate {
-			dup++
-			continue
-		}
-		fresh++
-		printf(cmd, "registered %s (%s) as %s of %s at log index %d\n", s.Where, short(s.Digest), s.Sample, s.Participant, s.EventIndex)
-	}
-	printf(cmd, "%d samples registered, %d already present; %d participants created, %d updated\n",
-		fresh, dup, res.ParticipantsCreated, res.ParticipantsUpdated)
+	printRegistered(cmd, res)
 	return nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/steward-rehab/steward/internal/synth"
 )
 
 // The tests in this file run commands through --server and compare their
@@ -151,4 +153,30 @@ func TestLocalCommandsRejectServer(t *testing.T) {
 	if _, err := os.Stat(backup); err == nil {
 		t.Error("backup --server wrote a backup of the local registry")
 	}
+}
+
+// TestIngestNotesThroughServer registers a file again with other metadata,
+// and imports the data of an erased participant again, through --server:
+// both print what the local command prints.
+func TestIngestNotesThroughServer(t *testing.T) {
+	c := newCLI(t)
+	c.run("init")
+	admin := strings.TrimSpace(c.run("token", "issue", "--role", "admin"))
+	url, _, _ := startServer(t, c)
+
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "v.wav"), func(f *os.File) error { return synth.Vowel(f, 16000, 1, 1) })
+	row := `{"path":"v.wav","participant":"P1","modality":"voice","format":"wav","samplingRate":16000,"collectorId":"c","device":{"model":"m","firmware":"1"},"capturedAt":null,"protocol":"p","labelSchemaVersion":"1","consentVersion":"v1"}` + "\n"
+	first := filepath.Join(dir, "first.jsonl")
+	again := filepath.Join(dir, "again.jsonl")
+	os.WriteFile(first, []byte(row), 0o644)
+	os.WriteFile(again, []byte(strings.Replace(row, `"protocol":"p"`, `"protocol":"reading"`, 1)), 0o644)
+
+	c.runRemote(url, admin, "ingest", first)
+	mustContain(t, c.runRemote(url, admin, "ingest", again), "other values of protocol; the first registration's values are kept")
+	mustContain(t, c.run("ingest", again), "other values of protocol; the first registration's values are kept")
+
+	c.run("erase", "P1", "--yes")
+	mustContain(t, c.runRemote(url, admin, "ingest", first), "skipped: first.jsonl line 1: its participant asked to be erased")
+	mustContain(t, c.run("ingest", first), "skipped: first.jsonl line 1: its participant asked to be erased")
 }

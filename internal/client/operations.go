@@ -19,17 +19,26 @@ import (
 
 // ImportResult is the outcome of an ingest or an import.
 type ImportResult struct {
-	Notes   []importer.Note `json:"notes"`
-	Samples []struct {
-		Where       string `json:"where"`
-		Sample      string `json:"sample"`
-		Participant string `json:"participant"`
-		Digest      string `json:"digest"`
-		EventIndex  uint64 `json:"eventIndex"`
-		Duplicate   bool   `json:"duplicate"`
-	} `json:"samples"`
-	ParticipantsCreated int `json:"participantsCreated"`
-	ParticipantsUpdated int `json:"participantsUpdated"`
+	Notes   []importer.Note    `json:"notes"`
+	Samples []RegisteredSample `json:"samples"`
+	// Erased lists where the samples were declared that were left out
+	// because their participant was erased.
+	Erased              []string `json:"erased"`
+	ParticipantsCreated int      `json:"participantsCreated"`
+	ParticipantsUpdated int      `json:"participantsUpdated"`
+}
+
+// RegisteredSample is the outcome for one sample of an import.
+type RegisteredSample struct {
+	Where       string `json:"where"`
+	Sample      string `json:"sample"`
+	Participant string `json:"participant"`
+	Digest      string `json:"digest"`
+	EventIndex  uint64 `json:"eventIndex"`
+	Duplicate   bool   `json:"duplicate"`
+	// Differs names the declared fields of a duplicate whose values differ
+	// from the first registration's, which are kept.
+	Differs []string `json:"differs,omitempty"`
 }
 
 // Ingest uploads a manifest and the recordings it lists, which it reads

@@ -143,17 +143,19 @@ func entryError(entry string, err error) error {
 type importJSON struct {
 	Notes               []importer.Note  `json:"notes"`
 	Samples             []registeredJSON `json:"samples"`
+	Erased              []string         `json:"erased"`
 	ParticipantsCreated int              `json:"participantsCreated"`
 	ParticipantsUpdated int              `json:"participantsUpdated"`
 }
 
 type registeredJSON struct {
-	Where       string `json:"where"`
-	Sample      string `json:"sample"`
-	Participant string `json:"participant"`
-	Digest      string `json:"digest"`
-	EventIndex  uint64 `json:"eventIndex"`
-	Duplicate   bool   `json:"duplicate,omitempty"`
+	Where       string   `json:"where"`
+	Sample      string   `json:"sample"`
+	Participant string   `json:"participant"`
+	Digest      string   `json:"digest"`
+	EventIndex  uint64   `json:"eventIndex"`
+	Duplicate   bool     `json:"duplicate,omitempty"`
+	Differs     []string `json:"differs,omitempty"`
 }
 
 // ingest registers the samples of a manifest. The body is a tar of the
@@ -232,14 +234,18 @@ func (s *Server) registerBatch(w http.ResponseWriter, r *http.Request, batch *re
 	if err != nil {
 		return inputError(stripDir(err, dir))
 	}
-	out := importJSON{Notes: []importer.Note{}, Samples: []registeredJSON{}, ParticipantsCreated: res.ParticipantsCreated, ParticipantsUpdated: res.ParticipantsUpdated}
+	out := importJSON{Notes: []importer.Note{}, Samples: []registeredJSON{}, Erased: []string{},
+		ParticipantsCreated: res.ParticipantsCreated, ParticipantsUpdated: res.ParticipantsUpdated}
+	for _, where := range res.Erased {
+		out.Erased = append(out.Erased, trimDir(where, dir))
+	}
 	if rep != nil {
 		out.Notes = append(out.Notes, rep.Notes...)
 	}
 	for _, smp := range res.Samples {
 		out.Samples = append(out.Samples, registeredJSON{
 			Where: trimDir(smp.Where, dir), Sample: smp.Sample, Participant: smp.Participant, Digest: smp.Digest,
-			EventIndex: smp.EventIndex, Duplicate: smp.Duplicate,
+			EventIndex: smp.EventIndex, Duplicate: smp.Duplicate, Differs: smp.Differs,
 		})
 	}
 	requestLogger(r.Context(), s.log).Info("batch registered", "samples", len(res.Samples), "participants_created", res.ParticipantsCreated)
