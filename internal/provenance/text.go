@@ -20,7 +20,7 @@ func checkText(doc any, field string) []FieldError {
 		if i := strings.IndexFunc(v, hiddenRune); i >= 0 {
 			r := []rune(v[i:])[0]
 			return []FieldError{{Field: field, Message: fmt.Sprintf(
-				"holds the invisible character %U at byte %d: remove control, bidirectional and zero-width characters", r, i)}}
+				"contains the invisible character %U at byte %d: remove control, bidirectional and zero-width characters", r, i)}}
 		}
 	case map[string]any:
 		var out []FieldError
@@ -30,7 +30,7 @@ func checkText(doc any, field string) []FieldError {
 				name = field + "/" + k
 			}
 			if strings.IndexFunc(k, hiddenRune) >= 0 {
-				out = append(out, FieldError{Field: field, Message: fmt.Sprintf("the name %q holds an invisible character", k)})
+				out = append(out, FieldError{Field: field, Message: fmt.Sprintf("the name %q contains an invisible character: remove it", k)})
 				continue
 			}
 			out = append(out, checkText(child, name)...)

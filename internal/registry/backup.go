@@ -22,8 +22,9 @@ import (
 const BackupFile = "backup.json"
 
 // backupFormat names the layout of a backup folder: a registry folder with
-// the default layout (steward.json, the three key files, registry.db and
-// blobs/) plus backup.json.
+// the default layout (steward.json, log.key, log.pub, keeper.key unless a key
+// management service wraps data keys, erasure.key once someone was erased,
+// registry.db and blobs/) plus backup.json.
 const backupFormat = "steward-backup/1"
 
 // BackupManifest is the content of backup.json.
