@@ -158,6 +158,7 @@ func (w *Writer) Close() error {
 	if w.direct != nil {
 		if err := w.direct.finish(w.w); err != nil {
 			w.cancel()
+			_ = w.direct.wait()
 			_ = w.w.Close()
 			return w.s.wrap(err, "finish writing", w.key)
 		}
@@ -171,6 +172,9 @@ func (w *Writer) Close() error {
 // Abort drops the write; nothing becomes visible.
 func (w *Writer) Abort() {
 	w.cancel()
+	if w.direct != nil {
+		_ = w.direct.wait()
+	}
 	_ = w.w.Close()
 }
 

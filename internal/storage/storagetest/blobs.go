@@ -90,6 +90,9 @@ func testBlobAbort(t *testing.T, s *blobstore.Store) {
 		t.Fatal(err)
 	}
 	w.Write([]byte("half"))
+	// Several megabytes, so that an engine writing in the background has
+	// a write in flight when the write is aborted.
+	w.Write(make([]byte, 3<<20+5))
 	w.Abort()
 	if ok, err := s.Exists(ctx, "aborted"); err != nil || ok {
 		t.Fatalf("an aborted write is visible: %v %v", ok, err)
