@@ -344,12 +344,15 @@ func (c cell) withdrawn(g Record) bool {
 	return false
 }
 
-// covers reports whether a permit signed under version covers purpose p.
+// covers reports whether a permit signed under version covers purpose p:
+// the document describes the purpose and no later major revision changed
+// it.
 func (lib Library) covers(version string, p Purpose) bool {
-	if _, known := lib[version]; !known {
+	terms, known := lib[version]
+	if !known {
 		return false // fail closed: a grant under an unknown document permits nothing
 	}
-	return !lib.restricts(version, p)
+	return terms.describes(p) && !lib.restricts(version, p)
 }
 
 // Reasons a sample is left out of a release.
@@ -364,6 +367,7 @@ const (
 	ReasonMajority       = "participant came of age and has not confirmed"
 	ReasonAssentRefused  = "child refused assent"
 	ReasonNewDocument    = "purpose changed by a major revision not yet signed"
+	ReasonNotInDocument  = "consent form does not cover this purpose"
 	ReasonUnknownPurpose = "unknown purpose"
 )
 
@@ -410,8 +414,10 @@ func Explain(records []Record, lib Library, purpose, modality string, t time.Tim
 			reason = ReasonNotYet
 		case g.Until != nil && !t.Before(*g.Until):
 			reason = ReasonExpired
-		case g.activeAt(t) && !lib.covers(g.Document, p):
+		case g.activeAt(t) && lib.restricts(g.Document, p):
 			reason = ReasonNewDocument
+		case g.activeAt(t) && !lib.covers(g.Document, p):
+			reason = ReasonNotInDocument
 		}
 	}
 	return reason

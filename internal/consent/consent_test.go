@@ -173,7 +173,7 @@ func TestExplainReasons(t *testing.T) {
 func TestDecideMajorRevision(t *testing.T) {
 	docs := Library{
 		"v1": {Version: "v1", Revision: RevisionInitial},
-		"v2": {Version: "v2", Revision: RevisionMajor, Supersedes: "v1", ChangedPurposes: []string{"commercial.third-party"}},
+		"v2": {Version: "v2", Revision: RevisionMajor, Supersedes: "v1", ChangedPurposes: []string{"commercial.third-party"}, ThirdPartyTransfer: true},
 		"v3": {Version: "v3", Revision: RevisionMinor, Supersedes: "v2"},
 	}
 	underV1 := grant("g1", Permit, "commercial", "voice", "2025-01-01T00:00:00Z", "2025-01-01T00:00:00Z", "")
@@ -199,6 +199,39 @@ func TestDecideMajorRevision(t *testing.T) {
 	// v3 is a minor revision after v2: it restricts nothing.
 	if got := Decide([]Record{underV2}, docs, "commercial.third-party", "voice", at); !got.Permitted() {
 		t.Errorf("v2 grant with minor v3 published: %+v, want permit", got)
+	}
+}
+
+// A grant permits only what its form describes: a form without
+// thirdPartyTransfer never permits licensing to third parties, and a form
+// that lists purposes permits those and their sub-purposes only.
+func TestDecideDocumentScope(t *testing.T) {
+	docs := Library{
+		"v1":    {Version: "v1", Revision: RevisionInitial},
+		"open":  {Version: "open", Revision: RevisionInitial, ThirdPartyTransfer: true},
+		"rehab": {Version: "rehab", Revision: RevisionInitial, Purposes: []string{"research.health"}},
+	}
+	at := date("2025-06-01T00:00:00Z")
+	g := grant("g1", Permit, "commercial", "voice", "2025-01-01T00:00:00Z", "2025-01-01T00:00:00Z", "")
+	if got := Decide([]Record{g}, docs, "commercial.third-party", "voice", at); got.Permitted() {
+		t.Errorf("third-party licensing under a form that does not allow it: %+v, want deny", got)
+	}
+	if got := Explain([]Record{g}, docs, "commercial.third-party", "voice", at); got != ReasonNotInDocument {
+		t.Errorf("reason %q, want %q", got, ReasonNotInDocument)
+	}
+	if got := Decide([]Record{g}, docs, "commercial.product", "voice", at); !got.Permitted() {
+		t.Errorf("commercial.product under v1: %+v, want permit", got)
+	}
+	g.Document = "open"
+	if got := Decide([]Record{g}, docs, "commercial.third-party", "voice", at); !got.Permitted() {
+		t.Errorf("third-party licensing under a form that allows it: %+v, want permit", got)
+	}
+	r := grant("g2", Permit, "research", "voice", "2025-01-01T00:00:00Z", "2025-01-01T00:00:00Z", "")
+	r.Document = "rehab"
+	for purpose, want := range map[string]bool{"research.health": true, "research.rehabilitation": true, "research": false} {
+		if got := Decide([]Record{r}, docs, purpose, "voice", at); got.Permitted() != want {
+			t.Errorf("%s under a form listing research.health: %+v, want permitted %v", purpose, got, want)
+		}
 	}
 }
 
@@ -302,12 +335,14 @@ modalities: [voice]
 retentionYears: 10
 `
 	cases := map[string]string{
-		"major without purposes": base + "revision: major\nsupersedes: v1\n",
-		"minor with purposes":    base + "revision: minor\nsupersedes: v1\nchangedPurposes: [commercial]\n",
-		"unknown purpose":        base + "revision: major\nsupersedes: v1\nchangedPurposes: [marketing]\n",
-		"unknown field":          base + "revision: initial\nboxes: 3\n",
-		"unknown tier":           strings.Replace(base, "research, commercial", "research, advertising", 1) + "revision: initial\n",
-		"initial superseding":    base + "revision: initial\nsupersedes: v1\n",
+		"major without purposes":  base + "revision: major\nsupersedes: v1\n",
+		"minor with purposes":     base + "revision: minor\nsupersedes: v1\nchangedPurposes: [commercial]\n",
+		"unknown purpose":         base + "revision: major\nsupersedes: v1\nchangedPurposes: [marketing]\n",
+		"unknown field":           base + "revision: initial\nboxes: 3\n",
+		"unknown tier":            strings.Replace(base, "research, commercial", "research, advertising", 1) + "revision: initial\n",
+		"initial superseding":     base + "revision: initial\nsupersedes: v1\n",
+		"third party not allowed": base + "revision: initial\npurposes: [commercial.third-party]\n",
+		"purpose of another tier": base + "revision: initial\npurposes: [clinical]\n",
 	}
 	for name, doc := range cases {
 		if _, err := ParseDocument([]byte(doc), "doc.yaml"); err == nil {

@@ -10,7 +10,7 @@ import (
 func BenchmarkDecideHistory(b *testing.B) {
 	docs := Library{
 		"v1": {Version: "v1", Revision: RevisionInitial},
-		"v2": {Version: "v2", Revision: RevisionMajor, Supersedes: "v1", ChangedPurposes: []string{"commercial.third-party"}},
+		"v2": {Version: "v2", Revision: RevisionMajor, Supersedes: "v1", ChangedPurposes: []string{"commercial.third-party"}, ThirdPartyTransfer: true},
 	}
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	var records []Record

@@ -72,6 +72,12 @@ type Terms struct {
 	ChangedPurposes []string `json:"changedPurposes,omitempty"`
 	Tiers           []string `json:"tiers"`
 	Modalities      []string `json:"modalities"`
+	// Purposes limits the document to these purposes and their
+	// sub-purposes; empty means every purpose of the offered tiers.
+	Purposes []string `json:"purposes,omitempty"`
+	// ThirdPartyTransfer is whether the form allows licensing the data to
+	// other organisations (commercial.third-party).
+	ThirdPartyTransfer bool `json:"thirdPartyTransfer,omitempty"`
 }
 
 var versionPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
@@ -135,9 +141,16 @@ func (d Document) Validate() error {
 		}
 	}
 	for _, p := range append(slices.Clone(d.Purposes), d.ChangedPurposes...) {
-		if _, err := LookupPurpose(p); err != nil {
+		purpose, err := LookupPurpose(p)
+		if err != nil {
 			return err
 		}
+		if !slices.Contains(d.Tiers, purpose.Tier) {
+			return fmt.Errorf("purpose %q belongs to the %s tier, which the document does not offer: add %s to tiers or remove the purpose", p, purpose.Tier, purpose.Tier)
+		}
+	}
+	if !d.ThirdPartyTransfer && slices.Contains(d.Purposes, PurposeThirdParty) {
+		return fmt.Errorf("the document lists %s but thirdPartyTransfer is false: set thirdPartyTransfer to true, or remove the purpose", PurposeThirdParty)
 	}
 	switch d.Revision {
 	case RevisionInitial:
@@ -174,7 +187,31 @@ func (d Document) Terms() Terms {
 	return Terms{
 		Version: d.Version, Digest: d.Digest(), Revision: d.Revision, Supersedes: d.Supersedes,
 		ChangedPurposes: d.ChangedPurposes, Tiers: d.Tiers, Modalities: d.Modalities,
+		Purposes: d.Purposes, ThirdPartyTransfer: d.ThirdPartyTransfer,
 	}
+}
+
+// PurposeThirdParty is the purpose a form must allow with
+// thirdPartyTransfer: licensing the data to other organisations.
+const PurposeThirdParty = "commercial.third-party"
+
+// describes reports whether the document's own terms cover purpose p: the
+// purpose or one of its parents is among the listed purposes (or none are
+// listed), and licensing to third parties needs a form that allows it.
+func (t Terms) describes(p Purpose) bool {
+	lineage := p.Lineage()
+	if !t.ThirdPartyTransfer && slices.Contains(lineage, PurposeThirdParty) {
+		return false
+	}
+	if len(t.Purposes) == 0 {
+		return true
+	}
+	for _, listed := range t.Purposes {
+		if slices.Contains(lineage, listed) {
+			return true
+		}
+	}
+	return false
 }
 
 // Library holds the terms of every registered document by version.

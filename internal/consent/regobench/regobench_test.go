@@ -26,7 +26,7 @@ var modalities = []string{"video", "voice", "sensor", "pressure"}
 // licensing to third parties, so document rules matter in the queries.
 var library = consent.Library{
 	"v1": {Version: "v1", Revision: consent.RevisionInitial},
-	"v2": {Version: "v2", Revision: consent.RevisionMajor, Supersedes: "v1", ChangedPurposes: []string{"commercial.third-party"}},
+	"v2": {Version: "v2", Revision: consent.RevisionMajor, Supersedes: "v1", ChangedPurposes: []string{"commercial.third-party"}, ThirdPartyTransfer: true},
 }
 
 var epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
