@@ -100,6 +100,10 @@ type eventRef struct {
 	typ string
 	key string // the id the event is about
 	sum string // a digest the projection must carry, if any
+	// fields is the digest of the row fields the event fixes, for the
+	// types eventFields knows.
+	fields    fieldsDigest
+	hasFields bool
 }
 
 // rederiveTree hashes every entry, rebuilds every tree node and compares
@@ -173,6 +177,7 @@ func (r *Registry) checkEntry(idx uint64, entry []byte, rep *LogReport) eventRef
 		return eventRef{}
 	}
 	ref := eventRef{typ: ev.Type}
+	ref.fields, ref.hasFields = eventFields(ev)
 	switch ev.Type {
 	case event.TypeLogCreated:
 		var d event.LogCreated
@@ -228,10 +233,14 @@ func (r *Registry) checkEntry(idx uint64, entry []byte, rep *LogReport) eventRef
 	return ref
 }
 
-// checkProjections checks that every row points at the event that made it.
+// checkProjections checks that every row points at the event that made it,
+// that rows of samples and consent records hold what their event says, and
+// that no event has lost its row.
 func checkProjections(ctx context.Context, tx storage.ReadTx, events map[uint64]eventRef, rep *LogReport) error {
+	pointed := make(map[uint64]bool, len(events))
 	expect := func(what, key string, idx uint64, typ, sum string) {
 		rep.Projections++
+		pointed[idx] = true
 		e, ok := events[idx]
 		switch {
 		case !ok:
@@ -242,6 +251,13 @@ func checkProjections(ctx context.Context, tx storage.ReadTx, events map[uint64]
 			rep.fail("%s %s carries digest %s but its event says %s", what, key, sum, e.sum)
 		}
 	}
+	// sameFields compares a row's fields with its event's, once the row is
+	// known to point at the right event.
+	sameFields := func(what, key string, idx uint64, row fieldsDigest) {
+		if e, ok := events[idx]; ok && e.key == key && e.hasFields && e.fields != row {
+			rep.fail("%s %s differs from event %d that recorded it: the table was edited outside Steward; restore the registry from a backup", what, key, idx)
+		}
+	}
 	if err := tx.Participants(ctx, func(p storage.Participant) error {
 		expect("participant", p.Pseudonym, p.EventIndex, event.TypeParticipantRegistered, "")
 		return nil
@@ -250,6 +266,7 @@ func checkProjections(ctx context.Context, tx storage.ReadTx, events map[uint64]
 	}
 	if err := tx.Samples(ctx, storage.SampleFilter{}, func(s storage.Sample) error {
 		expect("sample", s.ID, s.EventIndex, event.TypeSampleRegistered, s.Digest)
+		sameFields("sample", s.ID, s.EventIndex, sampleRow(s))
 		return nil
 	}); err != nil {
 		return err
@@ -261,6 +278,7 @@ func checkProjections(ctx context.Context, tx storage.ReadTx, events map[uint64]
 				consent.ActionInvalidate: event.TypeConsentInvalidated,
 			}[rec.Action]
 			expect("consent record", rec.ID, rec.Seq, typ, "")
+			sameFields("consent record", rec.ID, rec.Seq, consentFields(rec))
 		}
 		return nil
 	}); err != nil {
@@ -296,5 +314,9 @@ func checkProjections(ctx context.Context, tx storage.ReadTx, events map[uint64]
 	if err := checkAccessProjections(ctx, tx, expect); err != nil {
 		return err
 	}
-	return checkCompensationProjections(ctx, tx, expect)
+	if err := checkCompensationProjections(ctx, tx, expect); err != nil {
+		return err
+	}
+	checkMissingRows(events, pointed, rep)
+	return nil
 }
