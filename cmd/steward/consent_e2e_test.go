@@ -119,4 +119,13 @@ func TestConsentLifecycleOnRealData(t *testing.T) {
 	}
 	c.run("log", "verify", "--content")
 	other.run("log", "verify")
+
+	// Erasing JuPt03 issues a third notice about samples already revoked:
+	// each sample still counts once.
+	c.run("erase", "JuPt03", "--yes")
+	out = c.run("release", "status", bundle1)
+	mustContain(t, out, "erased", "3 of 4 samples revoked since")
+	if n := len(noticePattern.FindAllStringSubmatch(out, -1)); n != 3 {
+		t.Fatalf("%d notices, want 3, in:\n%s", n, out)
+	}
 }

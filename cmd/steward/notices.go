@@ -73,7 +73,9 @@ func readBundleSamples(dir string) (release.Header, map[string]bool, error) {
 }
 
 func printStatus(cmd *cobra.Command, rel storage.Release, h release.Header, inBundle map[string]bool, notices []storage.Notice) {
-	revoked := 0
+	// A sample can be in several notices (withdrawn, then invalidated,
+	// then erased); it counts once.
+	revoked := map[string]bool{}
 	for _, n := range notices {
 		if !n.IssuedAt.After(h.BuiltAt) {
 			continue
@@ -87,7 +89,9 @@ func printStatus(cmd *cobra.Command, rel storage.Release, h release.Header, inBu
 		if len(mine) == 0 {
 			continue
 		}
-		revoked += len(mine)
+		for _, id := range mine {
+			revoked[id] = true
+		}
 		acked := "not acknowledged"
 		if len(n.Acks) > 0 {
 			var who []string
@@ -99,7 +103,7 @@ func printStatus(cmd *cobra.Command, rel storage.Release, h release.Header, inBu
 		printf(cmd, "notice %s (%s, log index %d): %s; %s %d samples: %s; %s\n", n.ID, n.IssuedAt.Format(time.RFC3339), n.EventIndex,
 			n.Reason, n.Action, len(mine), strings.Join(mine, ", "), acked)
 	}
-	printf(cmd, "release %s v%s built %s: %d of %d samples revoked since\n", rel.ID, rel.Version, h.BuiltAt.Format(time.RFC3339), revoked, len(inBundle))
+	printf(cmd, "release %s v%s built %s: %d of %d samples revoked since\n", rel.ID, rel.Version, h.BuiltAt.Format(time.RFC3339), len(revoked), len(inBundle))
 }
 
 func newReleaseAckCommand(g *globals) *cobra.Command {
