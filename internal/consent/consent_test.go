@@ -343,6 +343,7 @@ retentionYears: 10
 		"initial superseding":     base + "revision: initial\nsupersedes: v1\n",
 		"third party not allowed": base + "revision: initial\npurposes: [commercial.third-party]\n",
 		"purpose of another tier": base + "revision: initial\npurposes: [clinical]\n",
+		"JSON field twice":        `{"version": "v2", "title": "t", "summary": "s", "text": "x", "tiers": ["research"], "modalities": ["voice"], "revision": "initial", "tiers": ["commercial"]}`,
 	}
 	for name, doc := range cases {
 		if _, err := ParseDocument([]byte(doc), "doc.yaml"); err == nil {

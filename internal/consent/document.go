@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/steward-rehab/steward/internal/strictjson"
 )
 
 // Revisions of a consent document.
@@ -93,6 +95,9 @@ func ParseDocument(raw []byte, name string) (Document, error) {
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		dec.DisallowUnknownFields()
 		err = dec.Decode(&d)
+		if path, found := strictjson.DuplicateName(trimmed); err == nil && found {
+			err = fmt.Errorf("field %q is given twice: keep one value", path)
+		}
 	} else {
 		err = yaml.UnmarshalWithOptions(raw, &d, yaml.Strict(), yaml.UseJSONUnmarshaler())
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/gowebpki/jcs"
 
 	"github.com/steward-rehab/steward/internal/consent"
+	"github.com/steward-rehab/steward/internal/strictjson"
 )
 
 // InputError is a problem with one element of an imported resource.
@@ -57,6 +58,9 @@ func Parse(raw []byte, version Version) (*Parsed, error) {
 			return nil, fmt.Errorf("invalid JSON at byte %d: %v", syntax.Offset, err)
 		}
 		return nil, fmt.Errorf("invalid FHIR JSON: expected a Consent or Bundle object: %w", err)
+	}
+	if path, found := strictjson.DuplicateName(raw); found {
+		return nil, fmt.Errorf("invalid FHIR JSON: element %q is given twice: keep one value", path)
 	}
 	resourceType := stringField(top, "resourceType")
 	out := &Parsed{}

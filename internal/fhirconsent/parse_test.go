@@ -25,6 +25,7 @@ func TestParseRejectsBadInput(t *testing.T) {
 	}{
 		{"malformed JSON", `{"resourceType": "Consent", "status": }`, "", []string{"invalid JSON at byte"}},
 		{"not JSON object", `[1, 2]`, "", []string{"expected a Consent or Bundle"}},
+		{"element twice", `{"resourceType": "Consent", "id": "c1", "status": "active", "status": "inactive"}`, "", []string{`element "status" is given twice`}},
 		{"not a Consent", `{"resourceType": "Patient", "id": "pat"}`, "", []string{"Patient", "resourceType", "not a Consent"}},
 		{"not a Consent in a Bundle", `{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Observation", "id": "o1"}}]}`, "",
 			[]string{"Bundle.entry[0]", "resource.resourceType", `"Observation"`}},

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/steward-rehab/steward/internal/participant"
+	"github.com/steward-rehab/steward/internal/strictjson"
 	"github.com/steward-rehab/steward/schemas"
 )
 
@@ -183,6 +184,9 @@ func ParsePolicy(name string, raw []byte) (Policy, error) {
 		d.UseNumber()
 		if err := d.Decode(&doc); err != nil {
 			return Policy{}, &PolicyError{Problems: []string{"invalid JSON: " + err.Error()}}
+		}
+		if path, found := strictjson.DuplicateName(raw); found {
+			return Policy{}, &PolicyError{Problems: []string{fmt.Sprintf("%s: is given twice: keep one value", path)}}
 		}
 	} else if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return Policy{}, &PolicyError{Problems: []string{"invalid YAML: " + err.Error()}}

@@ -100,6 +100,18 @@ func TestParsePolicyRejectsBadSyntax(t *testing.T) {
 	}
 }
 
+// A JSON policy that gives a field twice is rejected: encoding/json would
+// keep the last value without a word.
+func TestParsePolicyRejectsRepeatedField(t *testing.T) {
+	raw := `{"id": "p", "currency": "EUR", "currency": "USD"}`
+	if _, err := ParsePolicy("p.json", []byte(raw)); err == nil || !strings.Contains(err.Error(), "currency: is given twice") {
+		t.Errorf("repeated field: %v", err)
+	}
+	if _, err := ParsePolicy("p.yaml", []byte("id: p\ncurrency: EUR\ncurrency: USD\n")); err == nil || !strings.Contains(err.Error(), "already defined") {
+		t.Errorf("repeated YAML key: %v", err)
+	}
+}
+
 func TestSampleAmount(t *testing.T) {
 	raw := minimalPolicy + `perTask: {sustained-vowel: {voice: 350}}
 bonuses:

@@ -1,13 +1,14 @@
 package provenance
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"sort"
 	"strings"
 	"unicode"
+
+	"github.com/steward-rehab/steward/internal/strictjson"
 )
 
 // checkText rejects control and format characters in every string of a
@@ -57,47 +58,8 @@ func hiddenRune(r rune) bool {
 // encoding/json keeps the last value, so `"participant":"A", ...,
 // "participant":"B"` would silently register the sample to B.
 func checkDuplicateNames(raw []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	return walkValue(dec, "")
-}
-
-func walkValue(dec *json.Decoder, field string) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	switch tok {
-	case json.Delim('{'):
-		seen := map[string]bool{}
-		for dec.More() {
-			nameTok, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			name, _ := nameTok.(string)
-			path := name
-			if field != "" {
-				path = field + "/" + name
-			}
-			if seen[name] {
-				return &ValidationError{Problems: []FieldError{{Field: path, Message: "is given twice: keep one value"}}}
-			}
-			seen[name] = true
-			if err := walkValue(dec, path); err != nil {
-				return err
-			}
-		}
-		_, err = dec.Token() // the closing brace
-		return err
-	case json.Delim('['):
-		for i := 0; dec.More(); i++ {
-			if err := walkValue(dec, fmt.Sprintf("%s/%d", field, i)); err != nil {
-				return err
-			}
-		}
-		_, err = dec.Token()
-		return err
+	if path, found := strictjson.DuplicateName(raw); found {
+		return &ValidationError{Problems: []FieldError{{Field: path, Message: "is given twice: keep one value"}}}
 	}
 	return nil
 }

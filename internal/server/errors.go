@@ -20,6 +20,7 @@ import (
 	"github.com/steward-rehab/steward/internal/provenance"
 	"github.com/steward-rehab/steward/internal/registry"
 	"github.com/steward-rehab/steward/internal/storage"
+	"github.com/steward-rehab/steward/internal/strictjson"
 )
 
 // httpError is an error with the status and message the client receives.
@@ -160,6 +161,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return newError(http.StatusBadRequest, "invalid JSON body: unexpected data after the first object")
+	}
+	if path, found := strictjson.DuplicateName(raw); found {
+		return newError(http.StatusBadRequest, "invalid JSON body: field %q is given twice: keep one value", path)
 	}
 	return nil
 }
