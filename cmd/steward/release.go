@@ -26,10 +26,13 @@ func newReleaseBuildCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "build",
 		Short: "Build a release of every sample whose consent permits the purpose",
-		Long: `Build a release bundle in --out: manifest.json, licence.json, datasheet.md, a
-checkpoint signed at build time, every registration and consent event behind
-the included samples with its inclusion proof, and with --with-data the
-recordings under data/.
+		Long: `Build a release bundle in --out: manifest.json; the licence as licence.json
+and as an ODRL 2.2 Offer in licence.jsonld; datasheet.md and datasheet.html;
+Croissant metadata in metadata.json; a checkpoint signed at build time; every
+registration, consent and document event behind the included samples with
+its inclusion proof in log/entries.jsonl; attestation.dsse.json, a signed
+in-toto statement over every file; and with --with-data the recordings
+under data/.
 
 Only samples whose participant's consent in force at build time permits the
 purpose for the sample's modality go in. Give the bundle and log.pub to the
@@ -58,15 +61,7 @@ the release and sends the bundle as a tar archive, which is unpacked in --out.`,
 				return err
 			}
 			sel := res.Trailer.Selection
-			printf(cmd, "release %s version %s: %d of %d samples for %s use of %s\n", res.Release.ID, res.Release.Version,
-				res.Release.SampleCount, sel.Considered, res.Header.Purpose, strings.Join(res.Header.Modalities, ", "))
-			if res.Release.Replaces != "" {
-				printf(cmd, "  replaces %s\n", res.Release.Replaces)
-			}
-			for _, reason := range sortedKeys(sel.Excluded) {
-				printf(cmd, "  left out %d: %s\n", sel.Excluded[reason], reason)
-			}
-			printf(cmd, "logged at index %d, checkpoint size %d\nbundle written to %s\n", res.Release.EventIndex, res.Checkpoint.Size, spec.Out)
+			printBuilt(cmd, res.Release, sel.Considered, sel.Excluded, res.Checkpoint.Size, spec.Out)
 			return nil
 		},
 	}
@@ -144,4 +139,20 @@ func newReleaseListCommand(g *globals) *cobra.Command {
 			})
 		},
 	}
+}
+
+// printBuilt reports a release build, local or through a server.
+func printBuilt(cmd *cobra.Command, rel storage.Release, considered int, excluded map[string]int, checkpoint uint64, out string) {
+	printf(cmd, "release %s version %s: %d of %d samples for %s use of %s\n", rel.ID, rel.Version,
+		rel.SampleCount, considered, rel.Purpose, strings.Join(rel.Modalities, ", "))
+	if rel.Replaces != "" {
+		printf(cmd, "  replaces %s\n", rel.Replaces)
+	}
+	for _, reason := range sortedKeys(excluded) {
+		printf(cmd, "  left out %d: %s\n", excluded[reason], reason)
+	}
+	if rel.SampleCount == 0 {
+		printf(cmd, "  the release holds no samples: licensees learn that none may be used\n")
+	}
+	printf(cmd, "logged at index %d, checkpoint size %d\nbundle written to %s\n", rel.EventIndex, checkpoint, out)
 }

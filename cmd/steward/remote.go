@@ -129,15 +129,8 @@ func remoteBuildRelease(cmd *cobra.Command, c *client.Client, spec registry.Rele
 		return err
 	}
 	rel := res.Release
-	printf(cmd, "release %s version %s: %d of %d samples for %s use of %s\n", rel.ID, rel.Version,
-		rel.SampleCount, res.Considered, rel.Purpose, strings.Join(rel.Modalities, ", "))
-	if rel.Replaces != "" {
-		printf(cmd, "  replaces %s\n", rel.Replaces)
-	}
-	for _, reason := range sortedKeys(res.Excluded) {
-		printf(cmd, "  left out %d: %s\n", res.Excluded[reason], reason)
-	}
-	printf(cmd, "logged at index %d, checkpoint size %d\nbundle written to %s\n", rel.EventIndex, res.Checkpoint, spec.Out)
+	printBuilt(cmd, storage.Release{ID: rel.ID, Version: rel.Version, SampleCount: rel.SampleCount, Purpose: rel.Purpose,
+		Modalities: rel.Modalities, Replaces: rel.Replaces, EventIndex: rel.EventIndex}, res.Considered, res.Excluded, res.Checkpoint, spec.Out)
 	return nil
 }
 

@@ -80,8 +80,8 @@ func (r *Registry) BuildRelease(ctx context.Context, spec ReleaseSpec) (*Release
 		return nil, fmt.Errorf("--until %s is not in the future (now %s): give the date the licence's permission ends",
 			spec.Terms.Until.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
-	if entries, err := os.ReadDir(spec.Out); err == nil && len(entries) > 0 {
-		return nil, fmt.Errorf("output folder %s exists and is not empty: choose a new --out folder", spec.Out)
+	if err := release.CheckOutput(spec.Out); err != nil {
+		return nil, err
 	}
 
 	var res *ReleaseResult

@@ -278,3 +278,62 @@ func TestReleaseRejectsPastEndDate(t *testing.T) {
 		t.Fatalf("a licence that ended an hour ago: %v", err)
 	}
 }
+
+// TestReleaseChecksOutputFirst builds releases to folders that cannot be
+// written: each fails before anything is logged.
+func TestReleaseChecksOutputFirst(t *testing.T) {
+	r, _ := newTestRegistry(t)
+	ctx := context.Background()
+	size := func() uint64 {
+		cp, err := r.Checkpoint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cp.Size
+	}
+	before := size()
+	full := t.TempDir()
+	if err := os.WriteFile(filepath.Join(full, "x"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "plain-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for out, want := range map[string]string{
+		full:                                  "exists and is not empty",
+		filepath.Join(file, "bundle"):         "cannot create its parent folder",
+		filepath.Join("/proc", "nope", "out"): "cannot create its parent folder",
+	} {
+		_, err := r.BuildRelease(ctx, ReleaseSpec{Purpose: "research", Out: out})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--out %s: %v, want %q", out, err, want)
+		}
+	}
+	if after := size(); after != before {
+		t.Errorf("the log grew from %d to %d entries", before, after)
+	}
+}
+
+// TestVerifyEmptyReleaseChecksHeader verifies a release that holds no
+// sample: its compensation terms and consent documents are still checked
+// and reported.
+func TestVerifyEmptyReleaseChecksHeader(t *testing.T) {
+	r, _ := newTestRegistry(t)
+	addTestPolicy(t, r)
+	out := filepath.Join(t.TempDir(), "empty")
+	res, err := r.BuildRelease(context.Background(), ReleaseSpec{Purpose: "commercial", Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Release.SampleCount != 0 {
+		t.Fatalf("%d samples, want none", res.Release.SampleCount)
+	}
+	rep, err := release.Verify(out, r.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.CompensationSummary(); !strings.Contains(got, "0 of 0 samples paid under compensation policy") {
+		t.Errorf("summary %q", got)
+	}
+}

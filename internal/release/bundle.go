@@ -68,18 +68,32 @@ func (w *EntryWriter) Write(e EntryProof) error {
 	return err
 }
 
-// Write creates the bundle folder dir. It writes into a temporary folder
-// beside dir and renames it into place at the end, so dir either holds a
-// whole bundle or does not exist.
-func Write(dir string, c Contents) (err error) {
+// CheckOutput reports whether a bundle can be written to dir: dir must be
+// missing or empty, and its parent folder writable. A release is checked
+// before it is logged, so that a mistyped --out logs nothing.
+func CheckOutput(dir string) error {
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("output folder %s exists and is not empty: choose a new --out folder", dir)
 	}
 	parent := filepath.Dir(filepath.Clean(dir))
 	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("output folder %s: cannot create its parent folder: %w", dir, err)
+	}
+	probe, err := os.MkdirTemp(parent, ".steward-release-*")
+	if err != nil {
+		return fmt.Errorf("output folder %s: cannot write in %s: %w; choose another --out folder", dir, parent, err)
+	}
+	return os.Remove(probe)
+}
+
+// Write creates the bundle folder dir. It writes into a temporary folder
+// beside dir and renames it into place at the end, so dir either holds a
+// whole bundle or does not exist.
+func Write(dir string, c Contents) (err error) {
+	if err := CheckOutput(dir); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(parent, ".steward-release-*")
+	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dir)), ".steward-release-*")
 	if err != nil {
 		return fmt.Errorf("create bundle folder: %w", err)
 	}

@@ -98,14 +98,20 @@ func Verify(dir, verifierKey string) (*Report, error) {
 	d := newDigester()
 	files := map[string]*Sample{}
 	var lib consent.Library
-	h, t, err := DecodeManifest(io.TeeReader(f, d), func(h Header, s Sample) error {
-		if lib == nil {
-			lib = documentLibrary(entries, h, rep)
-			if h.Compensation != nil {
-				rep.CompensationPolicy = h.Compensation.Policy
-				checkPolicyEvent(entries, h, rep)
-			}
+	// The header's checks run at the first sample, or after the manifest
+	// when the release has none.
+	checkHeader := func(h Header) {
+		if lib != nil {
+			return
 		}
+		lib = documentLibrary(entries, h, rep)
+		if h.Compensation != nil {
+			rep.CompensationPolicy = h.Compensation.Policy
+			checkPolicyEvent(entries, h, rep)
+		}
+	}
+	h, t, err := DecodeManifest(io.TeeReader(f, d), func(h Header, s Sample) error {
+		checkHeader(h)
 		rep.Samples++
 		checkSample(entries, lib, &h, &s, rep)
 		if h.Compensation != nil && checkCompensation(entries, &h, &s, rep) {
@@ -120,6 +126,7 @@ func Verify(dir, verifierKey string) (*Report, error) {
 		rep.fail("%s: invalid manifest: %v", ManifestFile, err)
 		return rep, &VerificationError{rep}
 	}
+	checkHeader(h)
 	rep.Release = h.Release
 
 	// 4. The manifest must be the one the release event commits to, and so
