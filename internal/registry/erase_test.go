@@ -189,6 +189,15 @@ func TestEraseSticks(t *testing.T) {
 	if rep, err := restored.Register(ctx, batch()); err != nil || len(rep.Erased) != 1 {
 		t.Fatalf("import into the restored registry: %+v, %v", rep, err)
 	}
+	// The erased recording sent again under another namespace is left out,
+	// and the row creates no participant either.
+	again := &Batch{Samples: []SampleInput{withNamespace(voiceSample("A", wavBytes(16000, 4000, 1), 16000), "other")}}
+	if rep, err := r.Register(ctx, again); err != nil || len(rep.Erased) != 1 || rep.ParticipantsCreated != 0 || len(rep.Samples) != 0 {
+		t.Fatalf("erased content under another namespace: %+v, %v", rep, err)
+	}
+	if end, err := r.VerifyLog(ctx); err != nil || end.Size != after.Size {
+		t.Fatalf("the erased recording sent again changed the log: %+v, %v", end, err)
+	}
 	// A pseudonym that does not exist is an error, not a new participant.
 	typo := voiceSample("p-zzzzzzzzzzzzz", wavBytes(16000, 4000, 9), 16000)
 	if _, err := r.Register(ctx, &Batch{Samples: []SampleInput{typo}}); err == nil || !strings.Contains(err.Error(), "unknown participant pseudonym") {

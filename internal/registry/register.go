@@ -193,6 +193,7 @@ func (r *Registry) register(ctx context.Context, b *Batch) (*RegisterReport, err
 	}
 	plans, erasedContent := r.withoutErasedContent(ctx, plans)
 	erased = append(erased, erasedContent...)
+	withoutUnused(people, b, plans)
 
 	// Store the recordings under their final keys and make them durable
 	// before the events that reference them commit. A crash in between
@@ -458,6 +459,27 @@ func withoutErased(b *Batch, bySample []*plannedParticipant) (*Batch, []*planned
 		keptBy = append(keptBy, pp)
 	}
 	return kept, keptBy, erased
+}
+
+// withoutUnused drops the new participants that only rows of erased
+// content named. Such a row must leave no trace, least of all a
+// participant record under the source id of someone who asked to be
+// erased. Participants that an importer declares with their attributes
+// are kept.
+func withoutUnused(people map[[2]string]*plannedParticipant, b *Batch, plans []*plannedSample) {
+	declared := map[[2]string]bool{}
+	for _, in := range b.Participants {
+		declared[[2]string{in.Namespace, in.SourceID}] = true
+	}
+	used := map[*plannedParticipant]bool{}
+	for _, p := range plans {
+		used[p.who] = true
+	}
+	for key, pp := range people {
+		if pp.create && !declared[key] && !used[pp] {
+			delete(people, key)
+		}
+	}
 }
 
 // withoutErasedContent drops staged recordings whose content belonged to a
