@@ -45,7 +45,7 @@ func generatedSample(t testing.TB, participant string, rec recording) SampleInpu
 		t.Fatal(err)
 	}
 	body := buf.Bytes()
-	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	at := time.Date(2025, 3, 2, 10, 0, 0, 0, time.UTC)
 	return SampleInput{
 		Declaration: provenance.Declaration{
 			Path:        rec.name,

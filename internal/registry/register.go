@@ -165,6 +165,7 @@ const maxRegisterAttempts = 4
 func (r *Registry) register(ctx context.Context, b *Batch) (*RegisterReport, error) {
 	var problems []Problem
 	problems = append(problems, validateBatch(b)...)
+	problems = append(problems, r.checkCaptureTimes(b)...)
 	if len(problems) > 0 {
 		return nil, &BatchError{Problems: problems}
 	}
@@ -262,6 +263,26 @@ func validateBatch(b *Batch) []Problem {
 		seenPeople[key] = p.Where
 		if err := p.Attributes.Validate(); err != nil {
 			problems = append(problems, Problem{p.Where, fmt.Errorf("participant %s: %w", p.SourceID, err)})
+		}
+	}
+	return problems
+}
+
+// captureSkew is how far ahead of the registry's clock a capture time may
+// be, for devices whose clocks run fast.
+const captureSkew = time.Hour
+
+// checkCaptureTimes rejects capture times in the future: a recording cannot
+// have been made after it arrives, and a wrong year in a manifest would
+// otherwise date the sample, and the consent it was taken under, wrongly.
+func (r *Registry) checkCaptureTimes(b *Batch) []Problem {
+	now := r.now()
+	var problems []Problem
+	for i := range b.Samples {
+		s := &b.Samples[i]
+		if at := s.Declaration.CapturedAt; at != nil && at.After(now.Add(captureSkew)) {
+			problems = append(problems, Problem{s.Where, fmt.Errorf("field capturedAt: %s is in the future (now %s): give the time the recording was made",
+				at.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))})
 		}
 	}
 	return problems

@@ -161,6 +161,15 @@ func TestRegisterRejectsWholeBatch(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `consentVersion: "v9" is not a registered consent document`) {
 		t.Fatalf("unknown consent document: %v", err)
 	}
+	// A capture time in the future is a mistake in the manifest; an hour
+	// ahead is a fast device clock.
+	future := voiceSample("P1", wavBytes(16000, 1000, 5), 16000)
+	later := time.Date(2099, 5, 1, 10, 0, 0, 0, time.UTC)
+	future.Declaration.CapturedAt = &later
+	_, err = r.Register(ctx, &Batch{Samples: []SampleInput{good, future}})
+	if err == nil || !strings.Contains(err.Error(), "capturedAt: 2099-05-01T10:00:00Z is in the future") {
+		t.Fatalf("capture in 2099: %v", err)
+	}
 	rep, err := r.VerifyLog(ctx)
 	if err != nil {
 		t.Fatal(err)

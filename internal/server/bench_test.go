@@ -32,7 +32,7 @@ func benchRecording(b *testing.B, i int) ([]byte, []byte) {
 	row, _ := json.Marshal(map[string]any{
 		"path": "imu.tsv", "participant": fmt.Sprintf("B%06d", i), "modality": "sensor", "format": "tsv",
 		"samplingRate": 100, "channels": 6, "timeUnit": "s", "collectorId": "bench/1",
-		"device": map[string]string{"model": "synth", "firmware": "1"}, "capturedAt": "2026-03-02T10:00:00Z",
+		"device": map[string]string{"model": "synth", "firmware": "1"}, "capturedAt": "2025-03-02T10:00:00Z",
 		"protocol": "usual-walk", "labelSchemaVersion": "1", "consentVersion": "v1",
 	})
 	return buf.Bytes(), row

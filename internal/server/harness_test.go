@@ -206,7 +206,7 @@ func writeManifest(t testing.TB, dir string, people []string) string {
 			row := map[string]any{
 				"path": rec.name, "participant": p, "modality": rec.modality, "format": rec.format,
 				"samplingRate": rec.rate, "channels": rec.channels, "collectorId": "site-a/physio-1",
-				"device": map[string]string{"model": "synth", "firmware": "1"}, "capturedAt": "2026-03-02T10:00:00Z",
+				"device": map[string]string{"model": "synth", "firmware": "1"}, "capturedAt": "2025-03-02T10:00:00Z",
 				"protocol": "usual-walk", "labelSchemaVersion": "1", "consentVersion": "v1",
 			}
 			if rec.timeUnit != "" {
