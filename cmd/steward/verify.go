@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/steward-rehab/steward/internal/release"
+	"github.com/steward-rehab/steward/internal/tlog"
 )
 
 func newVerifyCommand() *cobra.Command {
@@ -33,6 +34,12 @@ every failure.`,
 			key, err := os.ReadFile(keyFile)
 			if err != nil {
 				return fmt.Errorf("read public key: %w", err)
+			}
+			if _, err := tlog.NewVerifier(string(key)); err != nil {
+				return fmt.Errorf("--key %s is not a log public key: %w; pass the log.pub of the registry that built the release", keyFile, err)
+			}
+			if st, err := os.Stat(args[0]); err != nil || !st.IsDir() {
+				return fmt.Errorf("%s is not a release bundle folder: pass the folder steward release build wrote", args[0])
 			}
 			rep, err := release.Verify(args[0], string(key))
 			if err != nil {

@@ -167,7 +167,7 @@ func (r Record) Validate(modalities []string) error {
 		}
 	}
 	if r.Until != nil && !r.Until.After(r.From) {
-		return fmt.Errorf("consent period ends (%s) at or before it starts (%s): --until must be later than --from",
+		return fmt.Errorf("consent period ends (--until %s) at or before it starts (%s): give an --until after the start, which is --from or, without it, the signing time",
 			r.Until.Format(time.RFC3339), r.From.Format(time.RFC3339))
 	}
 	if r.SignedAt.IsZero() || r.From.IsZero() {
@@ -217,6 +217,16 @@ func (r Record) validateGrantor() error {
 			return fmt.Errorf("assent and majority month apply to a guardian's grant only: pass --guardian")
 		}
 	case GrantorGuardian:
+		var missing []string
+		if r.MajorityMonth == "" {
+			missing = append(missing, "--majority with the month the participant comes of age, such as 2031-04")
+		}
+		if r.Assent == "" {
+			missing = append(missing, fmt.Sprintf("--assent with %s, %s or %s", AssentGiven, AssentRefused, AssentNotApplicable))
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("a guardian's grant needs %s", strings.Join(missing, ", and "))
+		}
 		if _, err := time.Parse("2006-01", r.MajorityMonth); err != nil {
 			return fmt.Errorf("invalid majority month %q for a guardian's grant: give the month the participant comes of age, such as 2031-04", r.MajorityMonth)
 		}

@@ -391,11 +391,14 @@ func TestValidateRejectsMethodAndRepeats(t *testing.T) {
 		change func(*Record)
 		want   string
 	}{
-		"unknown method":         {func(r *Record) { r.Method = "paper" }, `invalid method "paper"`},
-		"empty method":           {func(r *Record) { r.Method = "" }, "invalid method"},
-		"verbal without witness": {func(r *Record) { r.Method = MethodVerbalWitnessed }, "--witness"},
-		"tier twice":             {func(r *Record) { r.Tiers = []string{"research", "research"} }, "tier research is given twice"},
-		"modality twice":         {func(r *Record) { r.Modalities = []string{"voice", "video", "voice"} }, "modality voice is given twice"},
+		"unknown method":          {func(r *Record) { r.Method = "paper" }, `invalid method "paper"`},
+		"empty method":            {func(r *Record) { r.Method = "" }, "invalid method"},
+		"verbal without witness":  {func(r *Record) { r.Method = MethodVerbalWitnessed }, "--witness"},
+		"tier twice":              {func(r *Record) { r.Tiers = []string{"research", "research"} }, "tier research is given twice"},
+		"modality twice":          {func(r *Record) { r.Modalities = []string{"voice", "video", "voice"} }, "modality voice is given twice"},
+		"guardian, nothing else":  {func(r *Record) { r.Grantor = GrantorGuardian }, "needs --majority with the month the participant comes of age, such as 2031-04, and --assent"},
+		"guardian without assent": {func(r *Record) { r.Grantor, r.MajorityMonth = GrantorGuardian, "2031-04" }, "a guardian's grant needs --assent"},
+		"period ends at start":    {func(r *Record) { u := r.From; r.Until = &u }, "give an --until after the start"},
 	}
 	for name, c := range cases {
 		r := ok

@@ -169,6 +169,15 @@ func (r *Registry) resolve(ctx context.Context, tx storage.ReadTx, ref string) (
 		return storage.Participant{}, err
 	}
 	if p == nil {
+		ns, id := "", ref
+		if before, after, ok := strings.Cut(ref, ":"); ok {
+			ns, id = before, after
+		}
+		if erased, err := r.erasedSource(ctx, tx, ns, id); err != nil {
+			return storage.Participant{}, err
+		} else if erased {
+			return storage.Participant{}, fmt.Errorf("participant %q was erased at their request, so the id no longer names anyone; use their pseudonym to see what remains of the record: %w", ref, storage.ErrNotFound)
+		}
 		return storage.Participant{}, fmt.Errorf("unknown participant %q: register their samples first (steward import or steward ingest), or use their pseudonym: %w", ref, storage.ErrNotFound)
 	}
 	return *p, nil

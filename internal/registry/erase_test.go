@@ -162,6 +162,11 @@ func TestEraseSticks(t *testing.T) {
 	if _, err := r.Erase(ctx, "study:A"); err != nil {
 		t.Fatal(err)
 	}
+	for _, ref := range []string{"study:A", "A"} {
+		if _, _, _, err := r.ConsentHistory(ctx, ref); err == nil || !strings.Contains(err.Error(), "was erased at their request") {
+			t.Errorf("%s after the erasure: %v", ref, err)
+		}
+	}
 	before, err := r.VerifyLog(ctx)
 	if err != nil {
 		t.Fatal(err)
