@@ -15,9 +15,10 @@ func newBackupCommand(g *globals) *cobra.Command {
 		Short: "Write a consistent copy of the registry to a new folder while it stays in use",
 		Long: `Copy the registry in $STEWARD_DIR to DIR, which must be new or empty: the
 database as one consistent snapshot (SQLite's VACUUM INTO), then the blob
-folder, steward.json, log.pub, log.key and keeper.key. Other processes may keep
-importing meanwhile: every recording the copied database references is in the
-copy, and recordings stored after the snapshot are copied unreferenced.
+folder, steward.json, log.pub, log.key, keeper.key and erasure.key. Other
+processes may keep importing meanwhile: every recording the copied database
+references is in the copy, and recordings stored after the snapshot are copied
+unreferenced.
 
 The backup holds the log's signing key and the registry key, so keep it as
 secret as the registry. It copies the embedded default (SQLite and a local

@@ -31,6 +31,23 @@ func newDocumentAddCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "add FILE",
 		Short: "Register a consent document from a YAML or JSON file",
+		Long: `Register a consent document from a YAML or JSON file. Its fields:
+
+  version             letters, digits, dots, dashes or underscores, such as v2
+  title, summary, text, language
+  tiers, modalities   the choices the form offers
+  purposes            optional: the purposes it covers (and their sub-purposes);
+                      empty means every purpose of its tiers
+  thirdPartyTransfer  whether the data may be licensed to other organisations
+                      (commercial.third-party); false denies that use
+  derivatives, retentionYears
+  revision            initial, major or minor; a revision names the version it
+                      supersedes, and a major one the purposes it changes
+                      (changedPurposes)
+  effective           optional first day (YYYY-MM-DD) the form could be signed;
+                      grants signed earlier under it are rejected
+
+Unknown fields and fields given twice are rejected.`,
 		Example: `  steward consent document add consent-v2.yaml
 
 A major revision, in YAML:
