@@ -329,7 +329,29 @@ func (m *manifest) checkInside(at, label, rel, full string) bool {
 		m.probs.add(at, "%s %q resolves to %s, outside the manifest's folder %s: copy the file into the folder instead of linking to it", label, rel, real, m.dir)
 		return false
 	}
+	if link, target := absoluteLink(m.dir, rel); link != "" {
+		m.probs.add(at, "%s %q goes through %s, a link to the absolute path %s: files are opened only through links relative to the manifest's folder; make the link relative or copy the file", label, rel, link, target)
+		return false
+	}
 	return true
+}
+
+// absoluteLink returns the first symbolic link on the way from dir to rel
+// whose target is an absolute path, and that target. Recordings are opened
+// through os.Root, which follows relative links inside the folder only.
+func absoluteLink(dir, rel string) (string, string) {
+	cur := dir
+	for _, part := range strings.Split(filepath.ToSlash(rel), "/") {
+		cur = filepath.Join(cur, part)
+		info, err := os.Lstat(cur)
+		if err != nil || info.Mode()&os.ModeSymlink == 0 {
+			continue
+		}
+		if target, err := os.Readlink(cur); err == nil && filepath.IsAbs(target) {
+			return cur, target
+		}
+	}
+	return "", ""
 }
 
 func fileKind(info os.FileInfo) string {

@@ -27,6 +27,14 @@ func (m *manifest) parseCSV(text string) ([]manifestRow, error) {
 		m.probs.add(m.where(1), "invalid CSV header: %v", err)
 		return nil, nil
 	}
+	if len(header) == 1 {
+		for _, sep := range []string{";", "\t"} {
+			if strings.Count(header[0], sep) > 0 {
+				m.probs.add(m.where(1), "the header is one column holding %q: columns are separated by %q, not commas; save the manifest as comma-separated CSV", header[0], sep)
+				return nil, nil
+			}
+		}
+	}
 	columns := m.readCSVHeader(header, fs)
 
 	var rows []manifestRow

@@ -175,6 +175,24 @@ func TestManifestBadInput(t *testing.T) {
 			where: "line 1", parts: []string{"field path", `"walks/link.wav"`, "outside the manifest's folder"},
 		},
 		{
+			name: "semicolon separated", file: "m.csv",
+			content: "path;participant;modality\nwalks/w1.wav;P1;voice\n",
+			where:   "line 1", parts: []string{`separated by ";"`, "comma-separated"},
+		},
+		{
+			name: "absolute symlink inside", file: "m.jsonl",
+			content: jsonRow("walks/abs.wav", "16000") + "\n",
+			setup: func(t *testing.T, dir string) {
+				// walks/abs.wav points to a file beside it, by its absolute path.
+				inside := filepath.Join(dir, "walks", "real.wav")
+				writeFile(t, inside, "inside\n")
+				if err := os.Symlink(inside, filepath.Join(dir, "walks", "abs.wav")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			where: "line 1", parts: []string{"field path", `"walks/abs.wav"`, "a link to the absolute path", "make the link relative"},
+		},
+		{
 			name: "missing file", file: "m.jsonl",
 			content: jsonRow("walks/none.wav", "16000") + "\n",
 			where:   "line 1", parts: []string{"field path", `"walks/none.wav"`, "not found"},

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -165,6 +167,19 @@ func validateRaw(raw []byte) error {
 
 var printer = message.NewPrinter(language.English)
 
+// number writes a schema bound or value as in the manifest: 16000, not
+// 16,000, and 0.5 rather than 1/2.
+func number(r *big.Rat) string {
+	if r == nil {
+		return "nothing"
+	}
+	if r.IsInt() {
+		return r.Num().String()
+	}
+	f, _ := r.Float64()
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
 // flatten turns the library's error tree into one line per leaf problem.
 func flatten(ve *jsonschema.ValidationError) []FieldError {
 	var out []FieldError
@@ -173,8 +188,17 @@ func flatten(ve *jsonschema.ValidationError) []FieldError {
 		if len(e.Causes) == 0 {
 			field := strings.Join(e.InstanceLocation, "/")
 			msg := e.ErrorKind.LocalizedString(printer)
-			if _, ok := e.ErrorKind.(*kind.Not); ok && field == "path" {
-				msg = "must be a relative path inside the manifest's folder: no leading /, no .. segment, no backslash"
+			switch k := e.ErrorKind.(type) {
+			case *kind.Not:
+				if field == "path" {
+					msg = "must be a relative path inside the manifest's folder: no leading /, no .. segment, no backslash"
+				}
+			case *kind.ExclusiveMinimum:
+				msg = fmt.Sprintf("is %s but must be greater than %s", number(k.Got), number(k.Want))
+			case *kind.Minimum:
+				msg = fmt.Sprintf("is %s but must be at least %s", number(k.Got), number(k.Want))
+			case *kind.Maximum:
+				msg = fmt.Sprintf("is %s but must be at most %s", number(k.Got), number(k.Want))
 			}
 			out = append(out, FieldError{Field: field, Message: msg})
 			return

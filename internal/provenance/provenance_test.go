@@ -33,6 +33,12 @@ func TestValidateRejects(t *testing.T) {
 		"zero width space": {`{"path":"a.wav","modality":"voice",` + strings.Replace(base, `"c"`, `"c\u200b"`, 1) + `}`, "collectorId"},
 		"hidden in device": {`{"path":"a.wav","modality":"voice",` + strings.Replace(base, `"H5"`, `"H5\t"`, 1) + `}`, "device/model"},
 	}
+	for rate, want := range map[string]string{"0": "is 0 but must be greater than 0", "-16000": "is -16000 but must be greater than 0"} {
+		row := `{"path":"a.wav","modality":"voice",` + strings.Replace(base, `"samplingRate":16000`, `"samplingRate":`+rate, 1) + `}`
+		if _, err := ValidateJSON([]byte(row)); err == nil || !strings.Contains(err.Error(), "field samplingRate: "+want) {
+			t.Errorf("samplingRate %s: %v", rate, err)
+		}
+	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, err := ValidateJSON([]byte(c.row))
