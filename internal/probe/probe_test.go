@@ -91,6 +91,22 @@ func TestTabularBadRows(t *testing.T) {
 	}
 }
 
+// A recording of another format declared as tabular is named as such, not
+// reported as rows that fail to parse.
+func TestTabularRejectsBinary(t *testing.T) {
+	cases := map[string]struct{ content, want string }{
+		"WAV file":  {"RIFF\x24\x08\x00\x00WAVEfmt \x10\x00\x00\x00", "WAV recording, not a tabular text file: declare format wav"},
+		"NUL bytes": {"0\t1\n\x00\x00\x00\x01", "binary data"},
+	}
+	for name, c := range cases {
+		p := For("tsv", Options{TimeUnit: "s"})
+		p.Write([]byte(c.content))
+		if _, err := p.Finish(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+}
+
 func TestTabularMixedLineEndings(t *testing.T) {
 	p := For("csv", Options{TimeUnit: "s"})
 	p.Write([]byte("t,x\r\n0,1\r0.5,2\n1.0,3\r\n1.5,4"))

@@ -23,6 +23,7 @@ type tabular struct {
 	last    float64
 	sawCR   bool
 	sawLF   bool
+	sniffed bool
 	err     error
 }
 
@@ -33,6 +34,13 @@ func newTabular(sep byte, opts Options) *tabular {
 func (p *tabular) Write(b []byte) (int, error) {
 	if p.err != nil {
 		return len(b), nil
+	}
+	if !p.sniffed && len(b) > 0 {
+		p.sniffed = true
+		p.err = sniffBinary(b)
+		if p.err != nil {
+			return len(b), nil
+		}
 	}
 	data := b
 	if len(p.partial) > 0 {
@@ -370,4 +378,17 @@ func parseDecimal(b []byte) (float64, bool) {
 		f = -f
 	}
 	return f, true
+}
+
+// sniffBinary rejects content that is not text at all, such as a WAV file
+// declared as tsv, with a message about the format rather than about rows.
+func sniffBinary(b []byte) error {
+	head := b[:min(len(b), 512)]
+	switch {
+	case bytes.HasPrefix(head, []byte("RIFF")) && bytes.Contains(head, []byte("WAVE")):
+		return fmt.Errorf("the file is a WAV recording, not a tabular text file: declare format wav")
+	case bytes.IndexByte(head, 0) >= 0:
+		return fmt.Errorf("the file holds binary data, not tabular text: check the declared format")
+	}
+	return nil
 }
