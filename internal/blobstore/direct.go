@@ -31,7 +31,7 @@ const (
 type directFile struct {
 	f       *os.File
 	buf     []byte // aligned, capacity directBufferSize, being filled
-	spare   []byte // the other buffer; the write in flight, if any, holds it
+	spare   []byte // the other buffer, in use by the write in flight, if any
 	pending chan error
 	enabled bool // O_DIRECT is set on f
 	wrote   bool // a direct write happened, so finish must fsync

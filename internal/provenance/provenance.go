@@ -167,8 +167,8 @@ func validateRaw(raw []byte) error {
 
 var printer = message.NewPrinter(language.English)
 
-// number writes a schema bound or value as in the manifest: 16000, not
-// 16,000, and 0.5 rather than 1/2.
+// number formats a schema bound or value as a manifest writes it: 16000,
+// not 16,000, and 0.5 rather than 1/2.
 func number(r *big.Rat) string {
 	if r == nil {
 		return "nothing"

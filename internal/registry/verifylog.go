@@ -101,7 +101,7 @@ type eventRef struct {
 	key string // the id the event is about
 	sum string // a digest the projection must carry, if any
 	// fields is the digest of the row fields the event fixes, for the
-	// types eventFields knows.
+	// types that eventFields handles.
 	fields    fieldsDigest
 	hasFields bool
 }
@@ -234,7 +234,7 @@ func (r *Registry) checkEntry(idx uint64, entry []byte, rep *LogReport) eventRef
 }
 
 // checkProjections checks that every row points at the event that made it,
-// that rows of samples and consent records hold what their event says, and
+// that rows of samples and consent records match their event's data, and
 // that no event has lost its row.
 func checkProjections(ctx context.Context, tx storage.ReadTx, events map[uint64]eventRef, rep *LogReport) error {
 	pointed := make(map[uint64]bool, len(events))
