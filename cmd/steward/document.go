@@ -41,6 +41,8 @@ func newDocumentAddCommand(g *globals) *cobra.Command {
   thirdPartyTransfer  whether the data may be licensed to other organisations
                       (commercial.third-party); false denies that use
   derivatives, retentionYears
+                      recorded with the form; decisions and releases do not
+                      read them yet
   revision            initial, major or minor; a revision names the version it
                       supersedes, and a major one the purposes it changes
                       (changedPurposes)
