@@ -44,9 +44,12 @@ type Document struct {
 	// purpose of the offered tiers.
 	Purposes           []string `json:"purposes,omitempty"`
 	ThirdPartyTransfer bool     `json:"thirdPartyTransfer"`
-	Derivatives        bool     `json:"derivatives"`
-	RetentionYears     int      `json:"retentionYears"`
-	Revision           string   `json:"revision"`
+	// NOTE: Derivatives and RetentionYears are part of the form and its
+	// digest, but no decision reads them yet. Ending use with the retention
+	// period needs FHIR exports to carry that end for each grant.
+	Derivatives    bool   `json:"derivatives"`
+	RetentionYears int    `json:"retentionYears"`
+	Revision       string `json:"revision"`
 	// Supersedes is the version this one revises, empty for an initial form.
 	Supersedes string `json:"supersedes,omitempty"`
 	// ChangedPurposes are the purposes a major revision adds or changes.
