@@ -302,6 +302,7 @@ func TestReleaseChecksOutputFirst(t *testing.T) {
 	}
 	for out, want := range map[string]string{
 		full:                                  "exists and is not empty",
+		file:                                  "is a file, not a folder",
 		filepath.Join(file, "bundle"):         "cannot create its parent folder",
 		filepath.Join("/proc", "nope", "out"): "cannot create its parent folder",
 	} {

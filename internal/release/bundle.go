@@ -72,6 +72,9 @@ func (w *EntryWriter) Write(e EntryProof) error {
 // missing or empty, and its parent folder writable. A release is checked
 // before it is logged, so that a mistyped --out logs nothing.
 func CheckOutput(dir string) error {
+	if info, err := os.Lstat(dir); err == nil && !info.IsDir() {
+		return fmt.Errorf("output folder %s exists and is a file, not a folder: choose a new --out folder", dir)
+	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("output folder %s exists and is not empty: choose a new --out folder", dir)
 	}
@@ -134,7 +137,9 @@ func Write(dir string, c Contents) (err error) {
 		}
 	}
 
-	os.Remove(dir) // an empty folder may be replaced
+	if info, err := os.Lstat(dir); err == nil && info.IsDir() {
+		os.Remove(dir) // an empty folder may be replaced; a full one stays and Rename fails
+	}
 	if err := os.Rename(tmp, dir); err != nil {
 		return fmt.Errorf("move bundle into %s: %w", dir, err)
 	}
