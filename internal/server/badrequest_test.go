@@ -44,6 +44,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"JSON syntax error", registry.RoleAdmin, "POST", p001 + "/consent/grants", "application/json", `{"document": v1}`, 400, "invalid JSON body at byte"},
 		{"unknown field", registry.RoleAdmin, "POST", p001 + "/consent/withdrawals", "application/json", `{"tiers":["commercial"],"everything":true}`, 400, `unknown field "everything"`},
 		{"wrong type", registry.RoleAdmin, "POST", p001 + "/consent/withdrawals", "application/json", `{"tiers":"commercial"}`, 400, "field tiers must be"},
+		{"field twice in another case", registry.RoleAdmin, "POST", p001 + "/consent/withdrawals", "application/json", `{"tiers":["research"],"modalities":["voice"],"Tiers":["commercial"]}`, 400, `field "Tiers" is given twice`},
 		{"field twice", registry.RoleAdmin, "POST", p001 + "/consent/withdrawals", "application/json", `{"tiers":["research"],"modalities":["voice"],"tiers":["commercial"]}`, 400, `field "tiers" is given twice`},
 		{"two objects", registry.RoleAdmin, "POST", p001 + "/consent/withdrawals", "application/json", `{"tiers":["commercial"]} {}`, 400, "unexpected data after the first object"},
 		{"empty body", registry.RoleAdmin, "POST", p001 + "/consent/withdrawals", "application/json", ``, 400, "empty request body"},

@@ -9,11 +9,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // DuplicateName returns the path (members joined by "/", array elements
 // by their index) of the first member that an object of raw names twice,
-// and whether there is one. Syntax errors are left to the decoder that
+// and whether there is one. Names are compared as encoding/json matches
+// them to struct fields, without regard to case, so "tiers" and "Tiers",
+// or "tiers" and "tierſ" with the long s, count as the same name. Syntax errors are left to the decoder that
 // reads raw afterwards; DuplicateName reports no duplicate for them.
 func DuplicateName(raw []byte) (string, bool) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -39,10 +42,10 @@ func walk(dec *json.Decoder, field string) (string, error) {
 			}
 			name, _ := nameTok.(string)
 			path := join(field, name)
-			if seen[name] {
+			if seen[fold(name)] {
 				return path, nil
 			}
-			seen[name] = true
+			seen[fold(name)] = true
 			if dup, err := walk(dec, path); err != nil || dup != "" {
 				return dup, err
 			}
@@ -59,6 +62,13 @@ func walk(dec *json.Decoder, field string) (string, error) {
 		return "", err
 	}
 	return "", nil
+}
+
+// fold maps a name to one spelling for every case variant, including
+// the Unicode letters that fold to ASCII ones (the Kelvin sign and the
+// long s), which encoding/json also treats as equal.
+func fold(name string) string {
+	return strings.ToLower(strings.ToUpper(name))
 }
 
 func join(field, name string) string {

@@ -13,6 +13,10 @@ func TestDuplicateName(t *testing.T) {
 		`{"a":1,`:            "",
 		`"plain string"`:     "",
 		`{"a":1,"a":2} junk`: "a",
+		`{"tiers":["research"],"Tiers":["commercial"]}`: "Tiers",
+		`{"tiers":["research"],"tierſ":["commercial"]}`: "tierſ",
+		`{"kind":1,"Kind":2}`:                           "Kind",
+		`{"purpose":"research","PURPOSE":"commercial"}`: "PURPOSE",
 	}
 	for in, want := range cases {
 		got, found := DuplicateName([]byte(in))
