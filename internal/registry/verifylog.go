@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -58,7 +59,12 @@ func (r *Registry) VerifyLog(ctx context.Context) (*LogReport, error) {
 		if err != nil {
 			return err
 		}
-		return checkProjections(ctx, tx, events, rep)
+		err = checkProjections(ctx, tx, events, rep)
+		if errors.Is(err, storage.ErrCorrupt) {
+			rep.fail("%v: the table was edited outside Steward; restore the registry from a backup", err)
+			return nil
+		}
+		return err
 	})
 	if err != nil {
 		return rep, err
@@ -190,7 +196,7 @@ func (r *Registry) checkEntry(idx uint64, entry []byte, rep *LogReport) eventRef
 	case event.TypeParticipantRegistered, event.TypeParticipantUpdated, event.TypeParticipantErased:
 		var d event.ParticipantRegistered
 		if err := ev.DecodeData(&d); err == nil {
-			ref.key = d.Participant
+			ref.key, ref.sum = d.Participant, d.AttributesDigest
 		}
 	case event.TypeSampleRegistered:
 		var d event.SampleRegistered
@@ -258,8 +264,10 @@ func checkProjections(ctx context.Context, tx storage.ReadTx, events map[uint64]
 			rep.fail("%s %s differs from event %d that recorded it: the table was edited outside Steward; restore the registry from a backup", what, key, idx)
 		}
 	}
+	states := participantStates(events)
 	if err := tx.Participants(ctx, func(p storage.Participant) error {
 		expect("participant", p.Pseudonym, p.EventIndex, event.TypeParticipantRegistered, "")
+		checkParticipantRow(p, states, rep)
 		return nil
 	}); err != nil {
 		return err
@@ -294,24 +302,33 @@ func checkProjections(ctx context.Context, tx storage.ReadTx, events map[uint64]
 	var releases []storage.Release
 	if err := tx.Releases(ctx, func(rel storage.Release) error {
 		expect("release", rel.ID, rel.EventIndex, event.TypeReleasePublished, rel.ManifestDigest)
+		sameFields("release", rel.ID, rel.EventIndex, releaseFields(rel))
 		releases = append(releases, rel)
 		return nil
 	}); err != nil {
 		return err
 	}
 	for _, rel := range releases {
+		members := 0
+		if err := tx.ReleaseSamples(ctx, rel.ID, func(string) error { members++; return nil }); err != nil {
+			return err
+		}
+		if members != rel.SampleCount {
+			rep.fail("release %s lists %d samples but its event says %d: the table was edited outside Steward; restore the registry from a backup", rel.ID, members, rel.SampleCount)
+		}
 		notices, err := tx.Notices(ctx, rel.ID)
 		if err != nil {
 			return err
 		}
 		for _, n := range notices {
 			expect("revocation notice", n.ID, n.EventIndex, event.TypeRevocationNotice, "")
+			sameFields("revocation notice", n.ID, n.EventIndex, noticeFields(n))
 			for _, a := range n.Acks {
 				expect("acknowledgement", a.Notice+"/"+a.Licensee, a.EventIndex, event.TypeNoticeAcknowledged, "")
 			}
 		}
 	}
-	if err := checkAccessProjections(ctx, tx, expect); err != nil {
+	if err := checkAccessProjections(ctx, tx, expect, sameFields); err != nil {
 		return err
 	}
 	if err := checkCompensationProjections(ctx, tx, expect); err != nil {

@@ -84,8 +84,104 @@ func eventFields(ev event.Event) (fieldsDigest, bool) {
 			return fieldsDigest{}, false
 		}
 		return consentFields(d.Record), true
+	case event.TypeReleasePublished:
+		var d event.ReleasePublished
+		if err := ev.DecodeData(&d); err != nil {
+			return fieldsDigest{}, false
+		}
+		return releaseFields(storage.Release{ID: d.Release, Purpose: d.Purpose, Modalities: d.Modalities, BuiltAt: d.BuiltAt,
+			ManifestDigest: d.ManifestDigest, SampleCount: d.SampleCount, Licensee: d.Licensee, Version: d.Version, Replaces: d.Replaces}), true
+	case event.TypeRevocationNotice:
+		var d event.RevocationNotice
+		if err := ev.DecodeData(&d); err != nil {
+			return fieldsDigest{}, false
+		}
+		return noticeFields(storage.Notice{ID: d.Notice, Release: d.Release, Participant: d.Participant, Samples: d.Samples,
+			Reason: d.Reason, Action: d.Action, IssuedAt: d.IssuedAt}), true
+	case event.TypeAccessGranted:
+		var d event.AccessGranted
+		if err := ev.DecodeData(&d); err != nil {
+			return fieldsDigest{}, false
+		}
+		return tokenFields(d.Role, d.Participant, d.Licensee, d.Org), true
 	}
 	return fieldsDigest{}, false
+}
+
+// releaseFields returns the digest of what release.published fixes about a
+// release.
+func releaseFields(r storage.Release) fieldsDigest {
+	if len(r.Modalities) == 0 {
+		r.Modalities = nil
+	}
+	return digestOf(struct {
+		ID, Purpose, ManifestDigest, Licensee, Version, Replaces string
+		Modalities                                               []string
+		BuiltAt                                                  time.Time
+		SampleCount                                              int
+	}{r.ID, r.Purpose, r.ManifestDigest, r.Licensee, r.Version, r.Replaces, r.Modalities, microseconds(r.BuiltAt), r.SampleCount})
+}
+
+// noticeFields returns the digest of what revocation.notice fixes about a
+// notice, its samples in any order.
+func noticeFields(n storage.Notice) fieldsDigest {
+	samples := slices.Clone(n.Samples)
+	slices.Sort(samples)
+	return digestOf(struct {
+		ID, Release, Participant, Reason, Action string
+		Samples                                  []string
+		IssuedAt                                 time.Time
+	}{n.ID, n.Release, n.Participant, n.Reason, n.Action, samples, microseconds(n.IssuedAt)})
+}
+
+// tokenFields returns the digest of the scope access.granted gives a token.
+func tokenFields(role, participant, licensee, org string) fieldsDigest {
+	return digestOf([]string{role, participant, licensee, org})
+}
+
+// participantState is what the participant events say about one
+// participant: the digest of their latest attributes, and whether they
+// were erased.
+type participantState struct {
+	attributes string
+	erased     bool
+}
+
+// participantStates replays the participant events in log order.
+func participantStates(events map[uint64]eventRef) map[string]participantState {
+	states := map[string]participantState{}
+	for idx := uint64(0); idx < uint64(len(events)); idx++ {
+		e, ok := events[idx]
+		if !ok {
+			continue
+		}
+		st := states[e.key]
+		switch e.typ {
+		case event.TypeParticipantRegistered, event.TypeParticipantUpdated:
+			st.attributes = e.sum
+		case event.TypeParticipantErased:
+			st.erased = true
+		default:
+			continue
+		}
+		states[e.key] = st
+	}
+	return states
+}
+
+// checkParticipantRow compares a participant row with the participant's
+// events: an erased participant's row must say so, and the attributes of
+// anyone else must have the digest their latest event logged.
+func checkParticipantRow(p storage.Participant, states map[string]participantState, rep *LogReport) {
+	st := states[p.Pseudonym]
+	switch {
+	case st.erased && p.ErasedAt.IsZero():
+		rep.fail("participant %s was erased (its participant.erased event is in the log) but its row is not marked erased: the table was edited outside Steward; restore the registry from a backup", p.Pseudonym)
+	case !st.erased && !p.ErasedAt.IsZero():
+		rep.fail("participant %s is marked erased but the log holds no participant.erased event for it: the table was edited outside Steward; restore the registry from a backup", p.Pseudonym)
+	case !st.erased && st.attributes != "" && p.Attributes.Digest(p.Salt) != st.attributes:
+		rep.fail("participant %s has attributes whose digest differs from the one its latest event logged: the table was edited outside Steward; restore the registry from a backup", p.Pseudonym)
+	}
 }
 
 // rowsFor are the event types that each project exactly one row, which

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,13 @@ func TestVerifyLogFindsEditedRows(t *testing.T) {
 		"withdrawal deleted": {`DELETE FROM consent_records WHERE record LIKE '%"action":"withdraw"%'`, "has no consent record row"},
 		"modality changed":   {`UPDATE samples SET provenance = replace(provenance, '"modality":"voice"', '"modality":"video"'), modality = 'video'`, "differs from event"},
 		"sample deleted":     {`DELETE FROM samples WHERE id NOT IN (SELECT sample_id FROM release_samples)`, "has no sample row"},
+		"attributes edited":  {`UPDATE participants SET salt = X'00'`, "attributes whose digest differs"},
+		"marked erased":      {`UPDATE participants SET erased_at = '2025-05-01T12:00:00.000000000Z'`, "no participant.erased event"},
+		"time reformatted":   {`UPDATE samples SET registered_at = '2020-01-01T00:00:00Z'`, "stored value cannot be read"},
+		"release retargeted": {`UPDATE releases SET purpose = 'commercial'`, "release r-"},
+		"release emptied":    {`DELETE FROM release_samples`, "lists 0 samples but its event says"},
+		"token promoted":     {`UPDATE access_tokens SET role = 'admin'`, "access token"},
+		"revocation shrunk":  {`DELETE FROM revoked_samples`, "revocation notice n-"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -33,6 +41,17 @@ func TestVerifyLogFindsEditedRows(t *testing.T) {
 			grantVoice(t, r, "P1")
 			clk.advance(time.Hour)
 			if _, err := r.Withdraw(ctx, "P1", WithdrawInput{Tiers: []string{"commercial"}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.BuildRelease(ctx, ReleaseSpec{Purpose: "research", Out: filepath.Join(t.TempDir(), "b")}); err != nil {
+				t.Fatal(err)
+			}
+			// A withdrawal after the release issues a revocation notice.
+			clk.advance(time.Hour)
+			if _, err := r.Withdraw(ctx, "P1", WithdrawInput{Tiers: []string{"research"}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.IssueToken(ctx, TokenSpec{Role: RoleAuditor}); err != nil {
 				t.Fatal(err)
 			}
 			verifyRegistry(t, r)

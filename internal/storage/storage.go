@@ -31,6 +31,10 @@ var (
 	// ErrSchemaVersion reports that the database schema is older or newer than
 	// this binary. The message says which command to run.
 	ErrSchemaVersion = errors.New("schema version mismatch")
+	// ErrCorrupt reports a stored value that Steward could not have
+	// written, such as a time in another format or invalid JSON: the table
+	// was edited outside Steward.
+	ErrCorrupt = errors.New("stored value cannot be read")
 )
 
 // Store is the registry database.

@@ -17,7 +17,7 @@ func scanPolicy(s scanner) (storage.StoredPolicy, error) {
 		return p, err
 	}
 	if err := json.Unmarshal([]byte(raw), &p.Policy); err != nil {
-		return p, fmt.Errorf("stored policy: %w", err)
+		return p, fmt.Errorf("stored policy: %w: %w", storage.ErrCorrupt, err)
 	}
 	var err error
 	p.AddedAt, err = parseTime(addedAt)

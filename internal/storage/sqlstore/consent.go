@@ -24,7 +24,7 @@ func scanConsent(s scanner) (consentRow, error) {
 		return row, err
 	}
 	if err := json.Unmarshal([]byte(raw), &row.record); err != nil {
-		return row, fmt.Errorf("consent record of %s: %w", row.participant, err)
+		return row, fmt.Errorf("consent record of %s: %w: %w", row.participant, storage.ErrCorrupt, err)
 	}
 	row.record.Seq = idx
 	return row, nil
@@ -123,7 +123,7 @@ func scanDocument(s scanner) (storage.ConsentDocument, error) {
 		return sd, err
 	}
 	if err := json.Unmarshal([]byte(raw), &sd.Document); err != nil {
-		return sd, fmt.Errorf("stored consent document: %w", err)
+		return sd, fmt.Errorf("stored consent document: %w: %w", storage.ErrCorrupt, err)
 	}
 	return sd, nil
 }

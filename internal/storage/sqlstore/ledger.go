@@ -60,7 +60,7 @@ func scanTransfer(s scanner) (ledger.Transfer, error) {
 	tr.Pending, tr.Returns = pending.String, returns.String
 	if detail != "" {
 		if err := json.Unmarshal([]byte(detail), &tr.Detail); err != nil {
-			return tr, fmt.Errorf("transfer %s detail: %w", tr.ID, err)
+			return tr, fmt.Errorf("transfer %s detail: %w: %w", tr.ID, storage.ErrCorrupt, err)
 		}
 	}
 	tr.At, err = parseTime(createdAt)

@@ -28,7 +28,7 @@ func scanParticipant(s scanner) (storage.Participant, error) {
 		p.ErasedAt = t
 	}
 	if err := json.Unmarshal([]byte(attrs), &p.Attributes); err != nil {
-		return p, fmt.Errorf("participant %s attributes: %w", p.Pseudonym, err)
+		return p, fmt.Errorf("participant %s attributes: %w: %w", p.Pseudonym, storage.ErrCorrupt, err)
 	}
 	var err error
 	p.RegisteredAt, err = parseTime(registeredAt)

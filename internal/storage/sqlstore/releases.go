@@ -18,7 +18,7 @@ func scanRelease(s scanner) (storage.Release, error) {
 		return r, err
 	}
 	if err := json.Unmarshal([]byte(modalities), &r.Modalities); err != nil {
-		return r, fmt.Errorf("release %s modalities: %w", r.ID, err)
+		return r, fmt.Errorf("release %s modalities: %w: %w", r.ID, storage.ErrCorrupt, err)
 	}
 	var err error
 	r.BuiltAt, err = parseTime(builtAt)

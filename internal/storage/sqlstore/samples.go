@@ -23,10 +23,10 @@ func scanSample(s scanner) (storage.Sample, error) {
 	}
 	smp.ExternalID = external.String
 	if err := json.Unmarshal([]byte(prov), &smp.Provenance); err != nil {
-		return smp, fmt.Errorf("sample %s provenance: %w", smp.ID, err)
+		return smp, fmt.Errorf("sample %s provenance: %w: %w", smp.ID, storage.ErrCorrupt, err)
 	}
 	if err := json.Unmarshal([]byte(source), &smp.Source); err != nil {
-		return smp, fmt.Errorf("sample %s source: %w", smp.ID, err)
+		return smp, fmt.Errorf("sample %s source: %w: %w", smp.ID, storage.ErrCorrupt, err)
 	}
 	var err error
 	smp.RegisteredAt, err = parseTime(registeredAt)

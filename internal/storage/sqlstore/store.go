@@ -266,7 +266,7 @@ func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(timeFormat, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("stored time %q: %w", s, err)
+		return time.Time{}, fmt.Errorf("stored time %q: %w: %w", s, storage.ErrCorrupt, err)
 	}
 	return t, nil
 }
