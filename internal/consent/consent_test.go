@@ -335,15 +335,18 @@ modalities: [voice]
 retentionYears: 10
 `
 	cases := map[string]string{
-		"major without purposes":  base + "revision: major\nsupersedes: v1\n",
-		"minor with purposes":     base + "revision: minor\nsupersedes: v1\nchangedPurposes: [commercial]\n",
-		"unknown purpose":         base + "revision: major\nsupersedes: v1\nchangedPurposes: [marketing]\n",
-		"unknown field":           base + "revision: initial\nboxes: 3\n",
-		"unknown tier":            strings.Replace(base, "research, commercial", "research, advertising", 1) + "revision: initial\n",
-		"initial superseding":     base + "revision: initial\nsupersedes: v1\n",
-		"third party not allowed": base + "revision: initial\npurposes: [commercial.third-party]\n",
-		"purpose of another tier": base + "revision: initial\npurposes: [clinical]\n",
-		"JSON field twice":        `{"version": "v2", "title": "t", "summary": "s", "text": "x", "tiers": ["research"], "modalities": ["voice"], "revision": "initial", "tiers": ["commercial"]}`,
+		"major without purposes":     base + "revision: major\nsupersedes: v1\n",
+		"minor with purposes":        base + "revision: minor\nsupersedes: v1\nchangedPurposes: [commercial]\n",
+		"unknown purpose":            base + "revision: major\nsupersedes: v1\nchangedPurposes: [marketing]\n",
+		"unknown field":              base + "revision: initial\nboxes: 3\n",
+		"unknown tier":               strings.Replace(base, "research, commercial", "research, advertising", 1) + "revision: initial\n",
+		"initial superseding":        base + "revision: initial\nsupersedes: v1\n",
+		"third party not allowed":    base + "revision: initial\npurposes: [commercial.third-party]\n",
+		"purpose of another tier":    base + "revision: initial\npurposes: [clinical]\n",
+		"tier listed twice":          strings.Replace(base, "research, commercial", "research, research", 1) + "revision: initial\n",
+		"third party, no commercial": strings.Replace(base, "research, commercial", "research", 1) + "revision: initial\nthirdPartyTransfer: true\n",
+		"JSON with trailing data":    `{"version": "v2", "title": "t", "summary": "s", "text": "x", "tiers": ["research"], "modalities": ["voice"], "revision": "initial"} {"version": "v3"}`,
+		"JSON field twice":           `{"version": "v2", "title": "t", "summary": "s", "text": "x", "tiers": ["research"], "modalities": ["voice"], "revision": "initial", "tiers": ["commercial"]}`,
 	}
 	for name, doc := range cases {
 		if _, err := ParseDocument([]byte(doc), "doc.yaml"); err == nil {
@@ -351,6 +354,10 @@ retentionYears: 10
 		} else if !strings.Contains(err.Error(), "doc.yaml") {
 			t.Errorf("%s: error %q does not name the file", name, err)
 		}
+	}
+	bom := "\ufeff" + `{"version": "v2", "title": "t", "summary": "s", "text": "x", "tiers": ["research"], "modalities": ["voice"], "revision": "initial"}`
+	if _, err := ParseDocument([]byte(bom), "doc.json"); err != nil {
+		t.Errorf("JSON with a byte order mark: %v", err)
 	}
 	d, err := ParseDocument([]byte(base+"revision: major\nsupersedes: v1\nchangedPurposes: [commercial.third-party]\n"), "doc.yaml")
 	if err != nil {

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -92,7 +94,8 @@ var versionPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
 // silently dropped.
 func ParseDocument(raw []byte, name string) (Document, error) {
 	var d Document
-	trimmed := bytes.TrimSpace(raw)
+	// Editors on Windows may start a UTF-8 file with a byte order mark.
+	trimmed := bytes.TrimSpace(bytes.TrimPrefix(raw, []byte("\ufeff")))
 	var err error
 	if len(trimmed) > 0 && trimmed[0] == '{' {
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
@@ -101,7 +104,11 @@ func ParseDocument(raw []byte, name string) (Document, error) {
 		if path, found := strictjson.DuplicateName(trimmed); err == nil && found {
 			err = fmt.Errorf("field %q is given twice: keep one value", path)
 		}
+		if _, tokErr := dec.Token(); err == nil && !errors.Is(tokErr, io.EOF) {
+			err = fmt.Errorf("unexpected data after the first JSON object: a file holds one document")
+		}
 	} else {
+		raw = bytes.TrimPrefix(raw, []byte("\ufeff"))
 		err = yaml.UnmarshalWithOptions(raw, &d, yaml.Strict(), yaml.UseJSONUnmarshaler())
 	}
 	if err != nil {
@@ -134,6 +141,15 @@ func (d Document) Validate() error {
 	}
 	if len(d.Tiers) == 0 {
 		return fmt.Errorf("no tiers offered: list one or more of %s", strings.Join(Tiers, ", "))
+	}
+	if t := firstRepeat(d.Tiers); t != "" {
+		return fmt.Errorf("tier %s is listed twice: list each tier once", t)
+	}
+	if m := firstRepeat(d.Modalities); m != "" {
+		return fmt.Errorf("modality %s is listed twice: list each modality once", m)
+	}
+	if d.ThirdPartyTransfer && !slices.Contains(d.Tiers, "commercial") {
+		return fmt.Errorf("thirdPartyTransfer is true but the document does not offer the commercial tier, which licensing to third parties belongs to: add commercial to tiers or set thirdPartyTransfer to false")
 	}
 	for _, t := range d.Tiers {
 		if !slices.Contains(Tiers, t) {
@@ -180,6 +196,30 @@ func (d Document) Validate() error {
 		return fmt.Errorf("invalid revision %q: use initial, major or minor", d.Revision)
 	}
 	return nil
+}
+
+// SameChoices reports whether two documents offer the same choices, which
+// a minor revision must keep: tiers, modalities, purposes and third-party
+// transfer. It returns the name of the first field that differs, or "".
+func SameChoices(a, b Document) string {
+	switch {
+	case !sameSet(a.Tiers, b.Tiers):
+		return "tiers"
+	case !sameSet(a.Modalities, b.Modalities):
+		return "modalities"
+	case !sameSet(a.Purposes, b.Purposes):
+		return "purposes"
+	case a.ThirdPartyTransfer != b.ThirdPartyTransfer:
+		return "thirdPartyTransfer"
+	}
+	return ""
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 // Digest returns sha256 of the document's JSON encoding, the value logged

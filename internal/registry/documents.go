@@ -24,8 +24,13 @@ func (r *Registry) AddDocument(ctx context.Context, d consent.Document) (uint64,
 			return err
 		}
 		if d.Supersedes != "" {
-			if _, err := w.tx.ConsentDocument(ctx, d.Supersedes); err != nil {
+			previous, err := w.tx.ConsentDocument(ctx, d.Supersedes)
+			if err != nil {
 				return fmt.Errorf("document %s supersedes %s, which is not registered: add %s first: %w", d.Version, d.Supersedes, d.Supersedes, err)
+			}
+			if field := consent.SameChoices(d, previous.Document); d.Revision == consent.RevisionMinor && field != "" {
+				return fmt.Errorf("document %s is a minor revision of %s but changes %s: a minor revision changes wording only; make it a major revision that names the purposes it changes",
+					d.Version, d.Supersedes, field)
 			}
 		}
 		var err error

@@ -22,6 +22,24 @@ func v2Document() consent.Document {
 	return d
 }
 
+// A minor revision may change the wording only: one that changes a choice
+// of the form is rejected.
+func TestMinorRevisionKeepsChoices(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newTestRegistry(t)
+	minor := consent.DefaultDocument()
+	minor.Version, minor.Revision, minor.Supersedes = "v1.1", consent.RevisionMinor, "v1"
+	minor.Summary += "\nClearer wording."
+	changed := minor
+	changed.Version, changed.ThirdPartyTransfer = "v1.2", true
+	if _, err := r.AddDocument(ctx, changed); err == nil || !strings.Contains(err.Error(), "changes thirdPartyTransfer") {
+		t.Errorf("minor revision allowing third parties: %v", err)
+	}
+	if _, err := r.AddDocument(ctx, minor); err != nil {
+		t.Errorf("minor revision of the wording: %v", err)
+	}
+}
+
 // TestConsentLifecycle runs a release through a withdrawal and an
 // invalidation: the notices, their acknowledgement, the next major version,
 // and verification of both bundles.
