@@ -258,6 +258,10 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			f.WriteString("\nAll participants consented to everything.\n")
 			f.Close()
 		}, pub, "datasheet.md was modified"},
+		"removed manifest": {func(t *testing.T, d string) {
+			os.Remove(filepath.Join(d, "manifest.json"))
+		}, pub, "holds no manifest.json"},
+		"private key given": {func(t *testing.T, d string) {}, filepath.Join(c.dir, "log.key"), "private signing key"},
 	}
 	for name, tc := range tampers {
 		t.Run(name, func(t *testing.T) {

@@ -56,6 +56,9 @@ acknowledged them. Exits 0; the notices are the output.`,
 
 // readBundleSamples reads a bundle's manifest header and sample ids.
 func readBundleSamples(dir string) (release.Header, map[string]bool, error) {
+	if err := checkBundleFolder(dir); err != nil {
+		return release.Header{}, nil, err
+	}
 	f, err := os.Open(filepath.Join(dir, release.ManifestFile))
 	if err != nil {
 		return release.Header{}, nil, fmt.Errorf("read bundle: %w", err)
@@ -180,4 +183,16 @@ recorded; run this daily, for example from cron.`,
 			return nil
 		},
 	}
+}
+
+// checkBundleFolder reports a path that is not a release bundle folder in
+// words a user can act on, before any file in it is opened.
+func checkBundleFolder(dir string) error {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("%s is not a release bundle folder: pass the folder steward release build wrote, or write one with steward release export RELEASE --out DIR", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, release.ManifestFile)); err != nil {
+		return fmt.Errorf("%s holds no %s, so it is not a release bundle: pass the folder steward release build wrote", dir, release.ManifestFile)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -35,11 +36,14 @@ every failure.`,
 			if err != nil {
 				return fmt.Errorf("read public key: %w", err)
 			}
+			if strings.HasPrefix(strings.TrimSpace(string(key)), "PRIVATE+KEY+") {
+				return fmt.Errorf("--key %s is the registry's private signing key, which must stay secret: pass its public key, log.pub", keyFile)
+			}
 			if _, err := tlog.NewVerifier(string(key)); err != nil {
 				return fmt.Errorf("--key %s is not a log public key: %w; pass the log.pub of the registry that built the release", keyFile, err)
 			}
-			if st, err := os.Stat(args[0]); err != nil || !st.IsDir() {
-				return fmt.Errorf("%s is not a release bundle folder: pass the folder steward release build wrote", args[0])
+			if err := checkBundleFolder(args[0]); err != nil {
+				return err
 			}
 			rep, err := release.Verify(args[0], string(key))
 			if err != nil {

@@ -139,6 +139,11 @@ func (r *Registry) recordConsent(ctx context.Context, ref string, rec consent.Re
 		if err != nil {
 			return err
 		}
+		// Withdrawals and invalidations of an erased participant's past
+		// records stay possible; a new grant would permit nothing.
+		if !p.ErasedAt.IsZero() && rec.Action == consent.ActionGrant {
+			return fmt.Errorf("participant %s was erased at their request on %s: no consent can be granted for them", p.Pseudonym, p.ErasedAt.UTC().Format(time.DateOnly))
+		}
 		rec.Participant = p.Pseudonym
 		if err := rec.Validate(provenance.Modalities); err != nil {
 			return err

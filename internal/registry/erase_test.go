@@ -162,6 +162,21 @@ func TestEraseSticks(t *testing.T) {
 	if _, err := r.Erase(ctx, "study:A"); err != nil {
 		t.Fatal(err)
 	}
+	var erased []string
+	r.Store().View(ctx, func(tx storage.ReadTx) error {
+		return tx.Participants(ctx, func(p storage.Participant) error {
+			if !p.ErasedAt.IsZero() {
+				erased = append(erased, p.Pseudonym)
+			}
+			return nil
+		})
+	})
+	if len(erased) != 1 {
+		t.Fatalf("erased participants %v, want one", erased)
+	}
+	if _, err := r.Grant(ctx, erased[0], GrantInput{Document: "v1", Tiers: []string{"research"}, Modalities: []string{"voice"}}); err == nil || !strings.Contains(err.Error(), "no consent can be granted") {
+		t.Errorf("grant for the erased participant: %v", err)
+	}
 	for _, ref := range []string{"study:A", "A"} {
 		if _, _, _, err := r.ConsentHistory(ctx, ref); err == nil || !strings.Contains(err.Error(), "was erased at their request") {
 			t.Errorf("%s after the erasure: %v", ref, err)

@@ -272,6 +272,10 @@ func validateBatch(b *Batch) []Problem {
 // be, for devices whose clocks run fast.
 const captureSkew = time.Hour
 
+// earliestCapture is the earliest capture time taken as real. Earlier ones,
+// such as 0001-01-01 from a zero value, are conversion mistakes.
+var earliestCapture = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // checkCaptureTimes rejects capture times in the future: a recording cannot
 // have been made after it arrives, and a wrong year in a manifest would
 // otherwise date the sample, and the consent it was taken under, wrongly.
@@ -280,9 +284,15 @@ func (r *Registry) checkCaptureTimes(b *Batch) []Problem {
 	var problems []Problem
 	for i := range b.Samples {
 		s := &b.Samples[i]
-		if at := s.Declaration.CapturedAt; at != nil && at.After(now.Add(captureSkew)) {
+		at := s.Declaration.CapturedAt
+		switch {
+		case at == nil:
+		case at.After(now.Add(captureSkew)):
 			problems = append(problems, Problem{s.Where, fmt.Errorf("field capturedAt: %s is in the future (now %s): give the time the recording was made",
 				at.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))})
+		case at.Before(earliestCapture):
+			problems = append(problems, Problem{s.Where, fmt.Errorf("field capturedAt: %s is before %d, which no digital recording is: give the time the recording was made, or null when it is unknown",
+				at.UTC().Format(time.RFC3339), earliestCapture.Year())})
 		}
 	}
 	return problems

@@ -170,6 +170,12 @@ func TestRegisterRejectsWholeBatch(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "capturedAt: 2099-05-01T10:00:00Z is in the future") {
 		t.Fatalf("capture in 2099: %v", err)
 	}
+	zero := time.Time{}
+	future.Declaration.CapturedAt = &zero
+	_, err = r.Register(ctx, &Batch{Samples: []SampleInput{good, future}})
+	if err == nil || !strings.Contains(err.Error(), "capturedAt: 0001-01-01T00:00:00Z is before 1900") {
+		t.Fatalf("capture in year 1: %v", err)
+	}
 	rep, err := r.VerifyLog(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -68,9 +68,12 @@ func (r *Registry) BuildRelease(ctx context.Context, spec ReleaseSpec) (*Release
 	if len(modalities) == 0 {
 		modalities = provenance.Modalities
 	}
-	for _, m := range modalities {
+	for i, m := range modalities {
 		if !slices.Contains(provenance.Modalities, m) {
 			return nil, fmt.Errorf("unknown modality %q: use one or more of video, voice, sensor, pressure", m)
+		}
+		if slices.Contains(modalities[:i], m) {
+			return nil, fmt.Errorf("modality %s is given twice: name each modality once", m)
 		}
 	}
 	if spec.Out == "" {

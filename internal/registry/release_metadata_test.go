@@ -311,6 +311,9 @@ func TestReleaseChecksOutputFirst(t *testing.T) {
 			t.Errorf("--out %s: %v, want %q", out, err, want)
 		}
 	}
+	if _, err := r.BuildRelease(ctx, ReleaseSpec{Purpose: "research", Modalities: []string{"voice", "voice"}, Out: filepath.Join(t.TempDir(), "x")}); err == nil || !strings.Contains(err.Error(), "modality voice is given twice") {
+		t.Errorf("modality twice: %v", err)
+	}
 	if after := size(); after != before {
 		t.Errorf("the log grew from %d to %d entries", before, after)
 	}
