@@ -59,6 +59,10 @@ func Convert(consents []*Consent, opts ConvertOptions) ([]consent.Record, error)
 			return nil, &InputError{Resource: c.ID, Path: dateElement(c), Value: formatStart(c.Signed),
 				Message: "signed in the future: a consent can only be imported after it was given"}
 		}
+		if terms, ok := opts.Library[c.Document]; ok && c.FormDigest != "" && c.FormDigest != terms.Digest {
+			return nil, &InputError{Resource: c.ID, Path: "Consent.sourceAttachment", Value: c.FormDigest,
+				Message: fmt.Sprintf("the signed form differs from consent document %s registered here (%s): register the form that was signed under a version of its own and name that version", c.Document, terms.Digest)}
+		}
 		live = append(live, c)
 		if c.Action == recordWithdraw {
 			withdrawn = append(withdrawn, c)
@@ -261,6 +265,12 @@ func documentsFor(tier, modality string, permitted []string, by []*Consent, opts
 		}
 	}
 	if len(union) != len(permitted) {
+		var uncovered []string
+		for _, p := range permitted {
+			if !slices.Contains(union, p) {
+				uncovered = append(uncovered, p)
+			}
+		}
 		var missing []string
 		for _, p := range purposesOfTier(tier) {
 			if !slices.Contains(permitted, p) {
@@ -272,6 +282,11 @@ func documentsFor(tier, modality string, permitted []string, by []*Consent, opts
 			if !slices.Contains(ids, c.ID) {
 				ids = append(ids, c.ID)
 			}
+		}
+		if len(missing) == 0 {
+			return nil, &InputError{Resource: strings.Join(ids, ", "), Path: "Consent.provision", Value: strings.Join(permitted, ","),
+				Message: fmt.Sprintf("cannot be represented: for %s recordings from %s every purpose of the %s tier is permitted, but no named document (%s) covers %s; a form without thirdPartyTransfer does not cover commercial.third-party, and a form that lists purposes covers only those; name a document that covers them, or deny them in the Consent",
+					modality, formatStart(iv.Start), tier, strings.Join(candidates, ", "), strings.Join(uncovered, ", "))}
 		}
 		return nil, &InputError{Resource: strings.Join(ids, ", "), Path: "Consent.provision", Value: strings.Join(permitted, ","),
 			Message: fmt.Sprintf("cannot be represented: for %s recordings from %s these purposes of the %s tier are permitted but %s not, and no named document (%s) covers exactly that; a Steward grant covers every purpose of its tier that its document covers, so permit the whole tier or name the document whose revision left the others out",

@@ -62,7 +62,11 @@ type Consent struct {
 	Period Interval
 	// Document is the Steward consent document version of policyBasis
 	// (R5) or policy (R4), empty when there is none.
-	Document      string
+	Document string
+	// FormDigest is "sha256:" and the SHA-256 of the signed form that
+	// sourceAttachment states in HL7's alternate-hash extension, empty when
+	// it states none.
+	FormDigest    string
 	Guardian      bool
 	Assent        string
 	MajorityMonth string

@@ -353,6 +353,11 @@ func (rd *reader) readR5(m map[string]json.RawMessage, c *Consent) {
 			c.Document = v
 		}
 	}
+	for _, a := range r.SourceAttachment {
+		if d := formDigest(a); d != "" {
+			c.FormDigest = d
+		}
+	}
 	c.Guardian = isGuardian(r.Grantor, r.Contained)
 	rd.readExtensions(r.Extension, c)
 
@@ -407,6 +412,9 @@ func (rd *reader) readR4(m map[string]json.RawMessage, c *Consent) {
 		if v, ok := strings.CutPrefix(p.URI, DocumentURI("")); ok {
 			c.Document = v
 		}
+	}
+	if r.SourceAttachment != nil {
+		c.FormDigest = formDigest(*r.SourceAttachment)
 	}
 	c.Guardian = isGuardian(r.Performer, r.Contained)
 	rd.readExtensions(r.Extension, c)
@@ -611,6 +619,29 @@ func (rd *reader) readSigned(value, path string) time.Time {
 		rd.fail(path, value, "%v", err)
 	}
 	return start
+}
+
+// formDigest returns the SHA-256 that an attachment states in HL7's
+// alternate-hash extension, as "sha256:<hex>", or "".
+func formDigest(a attachment) string {
+	for _, e := range a.Extension {
+		if e.URL != extensionAlternateHash {
+			continue
+		}
+		var algorithm, hash string
+		for _, sub := range e.Extension {
+			switch {
+			case sub.URL == "algorithm" && sub.ValueCoding != nil:
+				algorithm = sub.ValueCoding.Code
+			case sub.URL == "hash":
+				hash = sub.ValueString
+			}
+		}
+		if algorithm == "sha-256" && hash != "" {
+			return "sha256:" + strings.ToLower(hash)
+		}
+	}
+	return ""
 }
 
 func (rd *reader) readExtensions(exts []extension, c *Consent) {

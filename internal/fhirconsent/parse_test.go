@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/steward-rehab/steward/internal/consent"
 )
 
 // consentR5JSON returns an active R5 Consent with the given id, decision
@@ -143,6 +145,39 @@ func TestConvertRejectsPartialTier(t *testing.T) {
 	_, err = Convert(p.Consents, ConvertOptions{Library: lib, Documents: versions, Now: at("2100-01-01")})
 	if err == nil || !strings.Contains(err.Error(), "cannot be represented") || !strings.Contains(err.Error(), "Consent/part") {
 		t.Fatalf("error %v, want cannot be represented naming Consent/part", err)
+	}
+}
+
+// TestConvertRejectsOtherForm imports a Consent whose signed form, by its
+// SHA-256 in sourceAttachment, is not the form registered under the
+// version it names.
+func TestConvertRejectsOtherForm(t *testing.T) {
+	raw := strings.Replace(consentR5JSON("other", "permit", `[{"purpose": `+purposeJSON(purposesOfTier("research")...)+`}]`), `"provision"`,
+		`"sourceAttachment": [{"extension": [{"url": "`+extensionAlternateHash+`", "extension": [{"url": "algorithm", "valueCoding": {"code": "sha-256"}}, {"url": "hash", "valueString": "`+strings.Repeat("ab", 32)+`"}]}]}], "provision"`, 1)
+	p, err := Parse([]byte(raw), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lib, versions := testDocuments()
+	_, err = Convert(p.Consents, ConvertOptions{Library: lib, Documents: versions, Now: at("2100-01-01")})
+	if err == nil || !strings.Contains(err.Error(), "the signed form differs from consent document v1") {
+		t.Fatalf("error %v, want the signed form differs", err)
+	}
+}
+
+// TestConvertNamesUncoveredPurpose imports a permit of the whole commercial
+// tier under v1, whose form does not allow licensing to third parties.
+func TestConvertNamesUncoveredPurpose(t *testing.T) {
+	raw := consentR5JSON("all", "permit", `[{"purpose": `+purposeJSON(purposesOfTier("commercial")...)+`}]`)
+	p, err := Parse([]byte(raw), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lib, versions := testDocuments()
+	lib = consent.Library{"v1": lib["v1"]}
+	_, err = Convert(p.Consents, ConvertOptions{Library: lib, Documents: versions[:1], Now: at("2100-01-01")})
+	if err == nil || !strings.Contains(err.Error(), "no named document (v1) covers commercial.third-party") {
+		t.Fatalf("error %v, want the uncovered purpose named", err)
 	}
 }
 
