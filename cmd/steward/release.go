@@ -61,7 +61,7 @@ the release and sends the bundle as a tar archive, which is unpacked in --out.`,
 				return err
 			}
 			sel := res.Trailer.Selection
-			printBuilt(cmd, res.Release, sel.Considered, sel.Excluded, res.Checkpoint.Size, spec.Out)
+			printBuilt(cmd, res.Release, sel.Considered, sel.Excluded, res.Trailer.ExcludedPurposes, res.Checkpoint.Size, spec.Out)
 			return nil
 		},
 	}
@@ -142,7 +142,7 @@ func newReleaseListCommand(g *globals) *cobra.Command {
 }
 
 // printBuilt reports a release build, local or through a server.
-func printBuilt(cmd *cobra.Command, rel storage.Release, considered int, excluded map[string]int, checkpoint uint64, out string) {
+func printBuilt(cmd *cobra.Command, rel storage.Release, considered int, excluded map[string]int, purposes []string, checkpoint uint64, out string) {
 	printf(cmd, "release %s version %s: %d of %d samples for %s use of %s\n", rel.ID, rel.Version,
 		rel.SampleCount, considered, rel.Purpose, strings.Join(rel.Modalities, ", "))
 	if rel.Replaces != "" {
@@ -153,6 +153,9 @@ func printBuilt(cmd *cobra.Command, rel storage.Release, considered int, exclude
 	}
 	if rel.SampleCount == 0 {
 		printf(cmd, "  the release holds no samples: licensees learn that none may be used\n")
+	}
+	for _, p := range purposes {
+		printf(cmd, "  licence prohibits %s: the consent of at least one sample does not permit it\n", p)
 	}
 	printf(cmd, "logged at index %d, checkpoint size %d\nbundle written to %s\n", rel.EventIndex, checkpoint, out)
 }

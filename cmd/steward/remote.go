@@ -130,7 +130,7 @@ func remoteBuildRelease(cmd *cobra.Command, c *client.Client, spec registry.Rele
 	}
 	rel := res.Release
 	printBuilt(cmd, storage.Release{ID: rel.ID, Version: rel.Version, SampleCount: rel.SampleCount, Purpose: rel.Purpose,
-		Modalities: rel.Modalities, Replaces: rel.Replaces, EventIndex: rel.EventIndex}, res.Considered, res.Excluded, res.Checkpoint, spec.Out)
+		Modalities: rel.Modalities, Replaces: rel.Replaces, EventIndex: rel.EventIndex}, res.Considered, res.Excluded, res.ExcludedPurposes, res.Checkpoint, spec.Out)
 	return nil
 }
 

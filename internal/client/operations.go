@@ -226,7 +226,9 @@ type ReleaseResult struct {
 	Release    Release        `json:"release"`
 	Considered int            `json:"considered"`
 	Excluded   map[string]int `json:"excluded"`
-	Checkpoint uint64         `json:"checkpointSize"`
+	// ExcludedPurposes are the narrower purposes the licence prohibits.
+	ExcludedPurposes []string `json:"excludedPurposes,omitempty"`
+	Checkpoint       uint64   `json:"checkpointSize"`
 }
 
 // ReleaseRequest is the body of a release build request.

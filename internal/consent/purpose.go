@@ -148,6 +148,17 @@ func (p Purpose) Lineage() []string {
 	return out
 }
 
+// Narrower returns the purposes below p, each after its parent.
+func (p Purpose) Narrower() []Purpose {
+	var out []Purpose
+	for _, q := range purposes {
+		if q.Code != p.Code && slices.Contains(q.Lineage(), p.Code) {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
 // TierFor returns the consent tier a release purpose needs.
 func TierFor(purpose string) (string, error) {
 	p, err := LookupPurpose(purpose)

@@ -152,7 +152,7 @@ func (r *Registry) logRelease(ctx context.Context, w *writer, purpose consent.Pu
 	meta := release.NewMetadataWriter(metaTmp, h)
 
 	sel := &selector{r: r, w: w, tx: w.tx, h: h, lib: lib, mw: release.NewManifestWriter(tmp, h), stats: release.NewStats(meta.Add),
-		credits: map[string]*release.Attribution{}, trailer: release.Trailer{Selection: release.Selection{Excluded: map[string]int{}}}}
+		credits: map[string]*release.Attribution{}, coverage: release.NewCoverage(purpose, lib, h.BuiltAt), trailer: release.Trailer{Selection: release.Selection{Excluded: map[string]int{}}}}
 	if err := sel.run(ctx, modalities); err != nil {
 		return nil, err
 	}
@@ -161,6 +161,7 @@ func (r *Registry) logRelease(ctx context.Context, w *writer, purpose consent.Pu
 	// digests close the manifest.
 	t := sel.trailer
 	t.Attribution = sel.attribution()
+	t.ExcludedPurposes = sel.coverage.Excluded()
 	if t.Version, err = nextVersion(ctx, w.tx, previous, sel.ids); err != nil {
 		return nil, err
 	}
@@ -247,16 +248,17 @@ const selectorChunk = 500
 // selector decides every sample of a release, writing included ones to the
 // manifest, a chunk of participants at a time so memory stays bounded.
 type selector struct {
-	r       *Registry
-	w       *writer
-	tx      storage.Tx
-	h       release.Header
-	lib     consent.Library
-	mw      *release.ManifestWriter
-	stats   *release.Stats
-	credits map[string]*release.Attribution
-	trailer release.Trailer
-	ids     []string
+	r        *Registry
+	w        *writer
+	tx       storage.Tx
+	h        release.Header
+	lib      consent.Library
+	mw       *release.ManifestWriter
+	stats    *release.Stats
+	credits  map[string]*release.Attribution
+	coverage *release.Coverage
+	trailer  release.Trailer
+	ids      []string
 
 	pending []storage.Sample
 	people  int
@@ -349,6 +351,7 @@ func (s *selector) decide(smp storage.Sample, records []consent.Record, person s
 		return err
 	}
 	s.stats.Add(ms)
+	s.coverage.Add(smp.Participant, smp.Provenance.Modality, records)
 	s.ids = append(s.ids, smp.ID)
 	credit(s.credits, smp.Source)
 	return nil

@@ -11,11 +11,11 @@ import (
 // renderDocuments renders the release documents that are small enough to
 // hold in memory, by bundle path. metadata.json streams separately.
 func renderDocuments(h release.Header, st *release.Stats, t release.Trailer, terms release.Terms) (map[string][]byte, error) {
-	licence, err := release.NewLicence(h, t.Attribution).Encode()
+	licence, err := release.NewLicence(h, t).Encode()
 	if err != nil {
 		return nil, err
 	}
-	licenceLD, err := release.NewLicenceJSONLD(h, t.Attribution, terms)
+	licenceLD, err := release.NewLicenceJSONLD(h, t, terms)
 	if err != nil {
 		return nil, err
 	}

@@ -70,11 +70,11 @@ func writeTestBundle(t *testing.T, n int, h Header, attribution []Attribution, t
 		Selection:   Selection{Considered: n + 6, Excluded: map[string]int{"use not granted": 4, "consent withdrawn": 2}},
 		Attribution: attribution,
 	}
-	licence, err := NewLicence(h, attribution).Encode()
+	licence, err := NewLicence(h, Trailer{Attribution: attribution}).Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	licenceLD, err := NewLicenceJSONLD(h, attribution, terms)
+	licenceLD, err := NewLicenceJSONLD(h, Trailer{Attribution: attribution}, terms)
 	if err != nil {
 		t.Fatal(err)
 	}

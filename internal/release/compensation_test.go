@@ -20,7 +20,7 @@ func compensatedHeader() Header {
 func TestLicenceJSONLDStatesPayAmount(t *testing.T) {
 	h := compensatedHeader()
 	attribution := []Attribution{{Dataset: "gaitpdb", Samples: 3}, {Dataset: "gaitndd", Samples: 1}}
-	raw, err := NewLicenceJSONLD(h, attribution, Terms{})
+	raw, err := NewLicenceJSONLD(h, Trailer{Attribution: attribution}, Terms{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestLicenceJSONLDStatesPayAmount(t *testing.T) {
 
 func TestLicenceStatesCompensation(t *testing.T) {
 	h := compensatedHeader()
-	raw, err := NewLicence(h, []Attribution{{Dataset: "gaitpdb", Samples: 4}}).Encode()
+	raw, err := NewLicence(h, Trailer{Attribution: []Attribution{{Dataset: "gaitpdb", Samples: 4}}}).Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestLicenceStatesCompensation(t *testing.T) {
 		t.Errorf("licence compensation %+v", c)
 	}
 	h.Compensation = nil
-	raw, _ = NewLicence(h, nil).Encode()
+	raw, _ = NewLicence(h, Trailer{}).Encode()
 	var plain Licence
 	if json.Unmarshal(raw, &plain); plain.Compensation != nil {
 		t.Error("a release without terms states compensation")

@@ -87,14 +87,17 @@ func Datasheet(h Header, st *Stats, t Trailer, terms Terms) []byte {
 	w("No labels were added for this release.\n\n")
 
 	w("## Uses\n\n")
-	list(&b, useCases(h, purpose))
+	list(&b, useCases(h, t, purpose))
 	w("Uses to avoid:\n\n")
-	list(&b, []string{
-		"Any use for a purpose other than " + escapeMarkdown(h.Purpose) + ", or after the licence ends.",
+	avoid := []string{"Any use for a purpose other than " + escapeMarkdown(h.Purpose) + ", or after the licence ends."}
+	for _, u := range excludedUses(t.ExcludedPurposes) {
+		avoid = append(avoid, strings.ToUpper(u[:1])+u[1:]+".")
+	}
+	list(&b, append(avoid,
 		"Re-identifying or attempting to contact any participant.",
 		"Redistributing the raw recordings.",
 		"Conclusions about a subgroup too small to support them: see the known limitations.",
-	})
+	))
 
 	w("## Distribution and licence\n\n")
 	w("The terms are in licence.json, for people, and licence.jsonld, as ODRL 2.2 policies. ")

@@ -71,6 +71,10 @@ type Trailer struct {
 	Selection Selection `json:"selection"`
 	// Attribution credits the sources of the included samples.
 	Attribution []Attribution `json:"attribution"`
+	// ExcludedPurposes are the purposes narrower than the release's purpose
+	// that the consent behind at least one included sample does not
+	// permit. The licence prohibits them.
+	ExcludedPurposes []string `json:"excludedPurposes,omitempty"`
 	// Documents maps the other bundle files to their sha256 digests.
 	Documents map[string]string `json:"documents"`
 }
@@ -220,6 +224,9 @@ func (mw *ManifestWriter) Finish(t Trailer) (string, error) {
 	mw.field("version", t.Version, true)
 	mw.field("selection", t.Selection, true)
 	mw.field("attribution", nonNil(t.Attribution), true)
+	if len(t.ExcludedPurposes) > 0 {
+		mw.field("excludedPurposes", t.ExcludedPurposes, true)
+	}
 	mw.field("documents", t.Documents, false)
 	mw.write("}\n")
 	if mw.err == nil {
@@ -300,6 +307,7 @@ func DecodeManifest(r io.Reader, fn func(Header, Sample) error) (Header, Trailer
 			"modalities": &h.Modalities, "builtAt": &h.BuiltAt, "consentDocuments": &h.ConsentDocuments,
 			"licensee": &h.Licensee, "replaces": &h.Replaces, "compensation": &h.Compensation, "version": &t.Version,
 			"selection": &t.Selection, "attribution": &t.Attribution, "documents": &t.Documents,
+			"excludedPurposes": &t.ExcludedPurposes,
 		}[key]
 		if target == nil {
 			return h, t, fmt.Errorf("unknown field %q", key)

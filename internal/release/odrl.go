@@ -152,8 +152,9 @@ var odrlContext = object{
 // with the licensee when the release has one. Both permit use and derivation
 // for the stated purpose until the end date. They prohibit redistributing
 // the raw recordings and re-identifying participants, and the conflict rule
-// lets a prohibition win over a permission.
-func NewLicenceJSONLD(h Header, attribution []Attribution, terms Terms) ([]byte, error) {
+// lets a prohibition win over a permission. Each narrower purpose the
+// trailer excludes gets a prohibition of its own.
+func NewLicenceJSONLD(h Header, t Trailer, terms Terms) ([]byte, error) {
 	purpose, err := consent.LookupPurpose(h.Purpose)
 	if err != nil {
 		return nil, fmt.Errorf("licence terms: %w", err)
@@ -161,7 +162,8 @@ func NewLicenceJSONLD(h Header, attribution []Attribution, terms Terms) ([]byte,
 	p := policyParts{
 		h:           h,
 		purpose:     purpose,
-		attribution: attribution,
+		attribution: t.Attribution,
+		excluded:    t.ExcludedPurposes,
 		until:       terms.EndDate(h.BuiltAt),
 		registry:    RegistryIRI(h.Origin),
 		target:      ReleaseIRI(h.Origin, h.Release),
@@ -185,6 +187,7 @@ type policyParts struct {
 	h           Header
 	purpose     consent.Purpose
 	attribution []Attribution
+	excluded    []string
 	until       time.Time
 	registry    string
 	target      string
@@ -231,7 +234,7 @@ func (p policyParts) policy(kind, uid, assignee string) object {
 				},
 			}),
 		},
-		"prohibition": []any{
+		"prohibition": append(p.excludedProhibitions(rule),
 			rule(object{
 				"target": p.target + "/data", "action": "distribute",
 				"dct:description": "Redistributing the raw recordings, in whole or in part, is prohibited.",
@@ -240,8 +243,27 @@ func (p policyParts) policy(kind, uid, assignee string) object {
 				"target": p.target, "action": "reidentify",
 				"dct:description": "Re-identifying, or attempting to contact, any participant is prohibited.",
 			}),
-		},
+		),
 	}
+}
+
+// excludedProhibitions prohibit use for each narrower purpose that the
+// consent behind some sample does not permit. With the conflict rule set to
+// prohibit, they override the permission for the broader purpose.
+func (p policyParts) excludedProhibitions(rule func(object) object) []any {
+	out := []any{}
+	for _, code := range p.excluded {
+		for _, action := range []string{"use", "derive"} {
+			out = append(out, rule(object{
+				"target": p.target, "action": action,
+				"constraint": []any{
+					object{"leftOperand": "purpose", "operator": "isA", "rightOperand": object{"@id": PurposeIRI(code)}},
+				},
+				"dct:description": fmt.Sprintf("Use for %s is prohibited: the consent of at least one sample does not permit it.", code),
+			}))
+		}
+	}
+	return out
 }
 
 // useConstraints limit a permission to the release's purpose and its DUO

@@ -47,7 +47,7 @@ func constraintOn(t *testing.T, rule map[string]any, left, operator string) map[
 
 func TestLicenceJSONLDExpandsOffline(t *testing.T) {
 	h := odrlHeader("")
-	raw, err := NewLicenceJSONLD(h, []Attribution{{Dataset: "gaitpdb", Citation: "Frenkel-Toledo 2005", Licence: "ODC-By-1.0", Samples: 3}}, Terms{})
+	raw, err := NewLicenceJSONLD(h, Trailer{Attribution: []Attribution{{Dataset: "gaitpdb", Citation: "Frenkel-Toledo 2005", Licence: "ODC-By-1.0", Samples: 3}}}, Terms{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestLicenceJSONLDExpandsOffline(t *testing.T) {
 
 func TestLicenceJSONLDAgreementNamesLicensee(t *testing.T) {
 	until := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-	raw, err := NewLicenceJSONLD(odrlHeader("acme labs"), nil, Terms{Until: until})
+	raw, err := NewLicenceJSONLD(odrlHeader("acme labs"), Trailer{}, Terms{Until: until})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestLicenseeIRIKeepsAbsoluteIRI(t *testing.T) {
 func TestLicenceJSONLDRejectsUnknownPurpose(t *testing.T) {
 	h := odrlHeader("")
 	h.Purpose = "marketing"
-	if _, err := NewLicenceJSONLD(h, nil, Terms{}); err == nil || !strings.Contains(err.Error(), `"marketing"`) {
+	if _, err := NewLicenceJSONLD(h, Trailer{}, Terms{}); err == nil || !strings.Contains(err.Error(), `"marketing"`) {
 		t.Fatalf("err %v, want unknown purpose", err)
 	}
 }

@@ -37,7 +37,7 @@ func raiProperties(h Header, st *Stats, t Trailer, p consent.Purpose) []property
 		property{"rai:personalSensitiveInformation", sensitiveInformation(h)},
 		property{"rai:dataBiases", biases(st, verbatim)},
 		property{"rai:dataLimitations", nonEmpty(limitations(st), "None recorded.")},
-		property{"rai:dataUseCases", useCases(h, p)},
+		property{"rai:dataUseCases", useCases(h, t, p)},
 		property{"rai:dataReleaseMaintenancePlan", maintenancePlan(h, t, verbatim)},
 	)
 }
@@ -147,10 +147,14 @@ func smallGroups(st *Stats, esc func(string) string) []string {
 	return out
 }
 
-func useCases(h Header, p consent.Purpose) []string {
+func useCases(h Header, t Trailer, p consent.Purpose) []string {
 	out := []string{fmt.Sprintf("Only for %s (%s): %s", strings.ToLower(p.Label), p.Code, p.Description)}
-	out = append(out, allowedUses[h.Tier]...)
-	return append(out, "Not for: any other purpose, re-identifying or contacting participants, or redistributing the raw recordings.")
+	out = append(out, usesAllowed(h, t.ExcludedPurposes)...)
+	avoid := "any other purpose"
+	for _, code := range t.ExcludedPurposes {
+		avoid += ", " + code + " (the consent of at least one sample does not permit it)"
+	}
+	return append(out, "Not for: "+avoid+", re-identifying or contacting participants, or redistributing the raw recordings.")
 }
 
 func maintenancePlan(h Header, t Trailer, esc func(string) string) []string {

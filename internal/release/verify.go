@@ -98,6 +98,7 @@ func Verify(dir, verifierKey string) (*Report, error) {
 	d := newDigester()
 	files := map[string]*Sample{}
 	var lib consent.Library
+	var coverage *Coverage
 	// The header's checks run at the first sample, or after the manifest
 	// when the release has none.
 	checkHeader := func(h Header) {
@@ -105,6 +106,11 @@ func Verify(dir, verifierKey string) (*Report, error) {
 			return
 		}
 		lib = documentLibrary(entries, h, rep)
+		if p, err := consent.LookupPurpose(h.Purpose); err == nil {
+			coverage = NewCoverage(p, lib, h.BuiltAt)
+		} else {
+			rep.fail("%s: %v", ManifestFile, err)
+		}
 		if h.Compensation != nil {
 			rep.CompensationPolicy = h.Compensation.Policy
 			checkPolicyEvent(entries, h, rep)
@@ -113,7 +119,9 @@ func Verify(dir, verifierKey string) (*Report, error) {
 	h, t, err := DecodeManifest(io.TeeReader(f, d), func(h Header, s Sample) error {
 		checkHeader(h)
 		rep.Samples++
-		checkSample(entries, lib, &h, &s, rep)
+		if records, ok := checkSample(entries, lib, &h, &s, rep); ok && coverage != nil {
+			coverage.Add(s.Participant, s.Modality, records)
+		}
 		if h.Compensation != nil && checkCompensation(entries, &h, &s, rep) {
 			rep.Compensated++
 		}
@@ -128,6 +136,9 @@ func Verify(dir, verifierKey string) (*Report, error) {
 	}
 	checkHeader(h)
 	rep.Release = h.Release
+	if coverage != nil {
+		checkExcludedPurposes(coverage.Excluded(), t.ExcludedPurposes, rep)
+	}
 
 	// 4. The manifest must be the one the release event commits to, and so
 	// must the documents it names and the data files.
@@ -282,16 +293,19 @@ func documentLibrary(entries map[uint64]verifiedEntry, h Header, rep *Report) co
 	return lib
 }
 
-func checkSample(entries map[uint64]verifiedEntry, lib consent.Library, m *Header, s *Sample, rep *Report) {
+// checkSample checks one sample against its evidence and returns the
+// consent history replayed from the bundle, with false when the history is
+// incomplete.
+func checkSample(entries map[uint64]verifiedEntry, lib consent.Library, m *Header, s *Sample, rep *Report) ([]consent.Record, bool) {
 	reg, ok := entries[s.Evidence.Registration]
 	if !ok {
 		rep.fail("sample %s: registration event %d or its proof is missing", s.ID, s.Evidence.Registration)
-		return
+		return nil, false
 	}
 	var sr event.SampleRegistered
 	if reg.ev.Type != event.TypeSampleRegistered || reg.ev.DecodeData(&sr) != nil || sr.Sample != s.ID {
 		rep.fail("sample %s: event %d is not its registration", s.ID, s.Evidence.Registration)
-		return
+		return nil, false
 	}
 	for _, d := range []struct {
 		field      string
@@ -317,16 +331,16 @@ func checkSample(entries map[uint64]verifiedEntry, lib consent.Library, m *Heade
 		e, ok := entries[idx]
 		if !ok {
 			rep.fail("sample %s: consent event %d or its proof is missing", s.ID, idx)
-			return
+			return nil, false
 		}
 		var cr event.ConsentRecorded
 		if !event.IsConsentRecord(e.ev.Type) || e.ev.DecodeData(&cr) != nil {
 			rep.fail("sample %s: event %d is not a consent record", s.ID, idx)
-			return
+			return nil, false
 		}
 		if cr.Record.Participant != s.Participant {
 			rep.fail("sample %s: consent event %d belongs to another participant", s.ID, idx)
-			return
+			return nil, false
 		}
 		cr.Record.Seq = idx
 		records = append(records, cr.Record)
@@ -334,6 +348,23 @@ func checkSample(entries map[uint64]verifiedEntry, lib consent.Library, m *Heade
 	if out := consent.Decide(records, lib, m.Purpose, s.Modality, m.BuiltAt); !out.Permitted() {
 		rep.fail("sample %s: the bundled consent history does not permit %s use of %s data at %s", s.ID, m.Purpose, s.Modality, m.BuiltAt.Format("2006-01-02T15:04:05Z07:00"))
 	}
+	return records, true
+}
+
+// checkExcludedPurposes compares the narrower purposes the manifest
+// excludes with those the bundled consent histories exclude. Any
+// difference is an error, in either direction.
+func checkExcludedPurposes(replayed, stated []string, rep *Report) {
+	if slices.Equal(replayed, stated) {
+		return
+	}
+	show := func(codes []string) string {
+		if len(codes) == 0 {
+			return "none"
+		}
+		return strings.Join(codes, ", ")
+	}
+	rep.fail("%s: excludedPurposes lists %s, but the bundled consent histories exclude %s", ManifestFile, show(stated), show(replayed))
 }
 
 // checkData hashes every data file. A bundle without a data folder carries

@@ -139,7 +139,9 @@ type releaseResult struct {
 	Release    releaseJSON    `json:"release"`
 	Considered int            `json:"considered"`
 	Excluded   map[string]int `json:"excluded"`
-	Checkpoint uint64         `json:"checkpointSize"`
+	// ExcludedPurposes are the narrower purposes the licence prohibits.
+	ExcludedPurposes []string `json:"excludedPurposes,omitempty"`
+	Checkpoint       uint64   `json:"checkpointSize"`
 }
 
 // Archive formats of a bundle download.
@@ -198,7 +200,7 @@ func (s *Server) buildRelease(w http.ResponseWriter, r *http.Request, _ principa
 	}
 	summary := releaseResult{
 		Release: toReleaseJSON(res.Release), Considered: res.Trailer.Selection.Considered,
-		Excluded: res.Trailer.Selection.Excluded, Checkpoint: res.Checkpoint.Size,
+		Excluded: res.Trailer.Selection.Excluded, ExcludedPurposes: res.Trailer.ExcludedPurposes, Checkpoint: res.Checkpoint.Size,
 	}
 	requestLogger(r.Context(), s.log).Info("release built", "release", res.Release.ID, "samples", res.Release.SampleCount)
 	w.Header().Set("Location", "/api/v1/releases/"+res.Release.ID)

@@ -1,0 +1,98 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/steward-rehab/steward/internal/consent"
+	"github.com/steward-rehab/steward/internal/release"
+)
+
+// A release for a broad purpose includes a participant who has not signed
+// the revision of a narrower purpose. Its licence must not allow that use,
+// and verify must reach the same list from the bundle alone.
+func TestReleaseLicenceExcludedPurposes(t *testing.T) {
+	ctx := context.Background()
+	r, clk := newTestRegistry(t)
+	v2 := consent.DefaultDocument()
+	v2.Version, v2.Revision, v2.Supersedes = "v2", consent.RevisionMajor, "v1"
+	v2.ChangedPurposes = []string{"commercial.product"}
+	v2.Summary += "\nChanged: products built with your recordings may be sold abroad."
+	if _, err := r.AddDocument(ctx, v2); err != nil {
+		t.Fatal(err)
+	}
+	samples := []SampleInput{
+		voiceSample("A", wavBytes(16000, 4000, 1), 16000),
+		voiceSample("B", wavBytes(16000, 4000, 2), 16000),
+	}
+	if _, err := r.Register(ctx, &Batch{Samples: samples}); err != nil {
+		t.Fatal(err)
+	}
+	for p, doc := range map[string]string{"A": "v1", "B": "v2"} {
+		if _, err := r.Grant(ctx, p, GrantInput{Document: doc, Tiers: []string{"commercial"}, Modalities: []string{"voice"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.advance(time.Hour)
+
+	productUse := "training and evaluating models in commercial products and services"
+	check := func(name string, wantExcluded []string, wantProduct bool) {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), name)
+		res, err := r.BuildRelease(ctx, ReleaseSpec{Purpose: "commercial", Out: out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Release.SampleCount != 2 {
+			t.Fatalf("%s: %d samples, want 2", name, res.Release.SampleCount)
+		}
+		if !slices.Equal(res.Trailer.ExcludedPurposes, wantExcluded) {
+			t.Errorf("%s: excluded purposes %v, want %v", name, res.Trailer.ExcludedPurposes, wantExcluded)
+		}
+		var lic release.Licence
+		raw, err := os.ReadFile(filepath.Join(out, release.LicenceFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &lic); err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Contains(lic.AllowedUses, productUse); got != wantProduct {
+			t.Errorf("%s: licence allows product use: %v, want %v (%v)", name, got, wantProduct, lic.AllowedUses)
+		}
+		prohibited := strings.Join(lic.ProhibitedUses, "\n")
+		ld, err := os.ReadFile(filepath.Join(out, release.LicenceJSONLDFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, code := range []string{"commercial.product", "commercial.third-party"} {
+			want := slices.Contains(wantExcluded, code)
+			if got := strings.Contains(prohibited, "("+code+")"); got != want {
+				t.Errorf("%s: licence.json prohibits %s: %v, want %v", name, code, got, want)
+			}
+			if got := strings.Contains(string(ld), release.PurposeIRI(code)); got != want {
+				t.Errorf("%s: licence.jsonld names %s: %v, want %v", name, code, got, want)
+			}
+		}
+		if _, err := release.Verify(out, r.VerifierKey()); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+
+	// A signed v1, and v2 changed its product purpose. Neither form allows
+	// licensing to third parties.
+	check("before", []string{"commercial.product", "commercial.third-party"}, false)
+
+	// Once A signs v2, every participant permits product use.
+	if _, err := r.Grant(ctx, "A", GrantInput{Document: "v2", Tiers: []string{"commercial"}, Modalities: []string{"voice"}}); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(time.Hour)
+	check("after", []string{"commercial.third-party"}, true)
+}
