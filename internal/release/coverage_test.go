@@ -69,3 +69,67 @@ func TestCheckExcludedPurposes(t *testing.T) {
 		t.Errorf("matching lists: %v", rep.Problems)
 	}
 }
+
+// BenchmarkCoverage measures the work a release build adds per included
+// participant and modality: one decision for each narrower purpose.
+func BenchmarkCoverage(b *testing.B) {
+	v1 := consent.DefaultDocument()
+	v1.ThirdPartyTransfer = true
+	lib := consent.Library{"v1": v1.Terms()}
+	signed := time.Date(2025, 5, 1, 9, 0, 0, 0, time.UTC)
+	var history []consent.Record
+	for i := range 10 {
+		at := signed.Add(time.Duration(i) * 24 * time.Hour)
+		history = append(history, consent.Record{ID: "g" + string(rune('a'+i)), Participant: "A", Action: consent.ActionGrant,
+			Decision: consent.Permit, Document: "v1", Tiers: []string{"research", "commercial"},
+			Modalities: []string{"voice", "pressure"}, From: at, SignedAt: at})
+	}
+	commercial, _ := consent.LookupPurpose("commercial")
+	c := NewCoverage(commercial, lib, signed.Add(365*24*time.Hour))
+	participants := []string{"A", "B"}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		// Alternate participants so that every call decides.
+		c.Add(participants[i%2], "voice", history)
+	}
+	if got := c.Excluded(); got != nil {
+		b.Fatalf("excluded %v", got)
+	}
+}
+
+// A licence allows the uses of its purpose and narrower ones, and the
+// general uses of broader ones, but never a use of a sibling purpose.
+func TestLicenceUsesFollowPurpose(t *testing.T) {
+	care := "developing and validating tools for the care of patients"
+	quality := "clinical quality improvement"
+	product := "training and evaluating models in commercial products and services"
+	development := "research and development by the licensee"
+	analysis := "non-commercial scientific analysis"
+	for _, c := range []struct {
+		purpose  string
+		excluded []string
+		want     []string
+		absent   []string
+	}{
+		{"clinical", nil, []string{care, quality}, nil},
+		{"clinical", []string{"clinical.quality"}, []string{care}, []string{quality}},
+		{"clinical.quality", nil, []string{quality}, []string{care}},
+		{"commercial", nil, []string{product, development}, nil},
+		{"commercial", []string{"commercial.product"}, []string{development}, []string{product}},
+		{"commercial.third-party", nil, []string{development}, []string{product}},
+		{"research.rehabilitation", nil, []string{analysis}, nil},
+	} {
+		tier, _ := consent.TierFor(c.purpose)
+		lic := NewLicence(Header{Purpose: c.purpose, Tier: tier}, Trailer{ExcludedPurposes: c.excluded})
+		for _, use := range c.want {
+			if !slices.Contains(lic.AllowedUses, use) {
+				t.Errorf("%s excluding %v: %q not allowed", c.purpose, c.excluded, use)
+			}
+		}
+		for _, use := range c.absent {
+			if slices.Contains(lic.AllowedUses, use) {
+				t.Errorf("%s excluding %v: %q allowed", c.purpose, c.excluded, use)
+			}
+		}
+	}
+}

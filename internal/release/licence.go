@@ -24,25 +24,28 @@ type Licence struct {
 }
 
 // licenceUse is one use a licence can allow, with the purpose it belongs to.
+// A general use is an activity that serves every purpose below its own,
+// such as analysis within rehabilitation research.
 type licenceUse struct {
 	purpose, text string
+	general       bool
 }
 
-// allowedUses lists the uses each tier's licence allows. A use under a
-// narrower purpose is left out when the consent behind some sample does not
-// permit that purpose.
+// allowedUses lists the uses of each tier. A licence allows those of its
+// release's purpose and narrower ones that every sample permits, and the
+// general uses of broader purposes.
 var allowedUses = map[string][]licenceUse{
 	"research": {
-		{"research", "training, evaluating and publishing research models and findings"},
-		{"research", "non-commercial scientific analysis"},
+		{"research", "training, evaluating and publishing research models and findings", true},
+		{"research", "non-commercial scientific analysis", true},
 	},
 	"clinical": {
-		{"clinical", "developing and validating tools for the care of patients"},
-		{"clinical.quality", "clinical quality improvement"},
+		{"clinical", "developing and validating tools for the care of patients", false},
+		{"clinical.quality", "clinical quality improvement", false},
 	},
 	"commercial": {
-		{"commercial.product", "training and evaluating models in commercial products and services"},
-		{"commercial", "research and development by the licensee"},
+		{"commercial.product", "training and evaluating models in commercial products and services", false},
+		{"commercial", "research and development by the licensee", true},
 	},
 }
 
@@ -86,9 +89,16 @@ func excludedUses(excluded []string) []string {
 	return out
 }
 
-// usesAllowed returns the tier's uses whose purpose no excluded purpose
-// contains.
+// usesAllowed returns the tier's uses that a release for h.Purpose allows:
+// those of the purpose or a narrower one that no excluded purpose contains,
+// and the general uses of a broader purpose. A use of a sibling purpose is
+// never allowed, because the consent behind the release need not cover it.
 func usesAllowed(h Header, excluded []string) []string {
+	release, err := consent.LookupPurpose(h.Purpose)
+	if err != nil {
+		return []string{}
+	}
+	broader := release.Lineage()
 	out := []string{}
 	for _, u := range allowedUses[h.Tier] {
 		p, err := consent.LookupPurpose(u.purpose)
@@ -96,7 +106,13 @@ func usesAllowed(h Header, excluded []string) []string {
 			continue
 		}
 		lineage := p.Lineage()
-		if slices.ContainsFunc(excluded, func(code string) bool { return slices.Contains(lineage, code) }) {
+		switch {
+		case slices.Contains(lineage, release.Code):
+			if slices.ContainsFunc(excluded, func(code string) bool { return slices.Contains(lineage, code) }) {
+				continue
+			}
+		case u.general && slices.Contains(broader, u.purpose):
+		default:
 			continue
 		}
 		out = append(out, u.text)
