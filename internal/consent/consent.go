@@ -276,13 +276,24 @@ func Decide(records []Record, lib Library, purpose, modality string, t time.Time
 	}
 	c := newCell(records, p.Tier, modality, t)
 	var permits, denies []string
+	// Grants mostly share one document, so its coverage is computed once.
+	var covered struct {
+		document string
+		known    bool
+		covers   bool
+	}
 	for _, g := range records {
 		if !c.inForce(g) {
 			continue
 		}
 		if g.Decision == Deny {
 			denies = append(denies, g.ID)
-		} else if lib.covers(g.Document, p) {
+			continue
+		}
+		if !covered.known || covered.document != g.Document {
+			covered.document, covered.known, covered.covers = g.Document, true, lib.covers(g.Document, p)
+		}
+		if covered.covers {
 			permits = append(permits, g.ID)
 		}
 	}

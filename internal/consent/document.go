@@ -247,7 +247,7 @@ const PurposeThirdParty = "commercial.third-party"
 // purpose or one of its parents is among the listed purposes (or none are
 // listed), and licensing to third parties needs a form that allows it.
 func (t Terms) describes(p Purpose) bool {
-	lineage := p.Lineage()
+	lineage := p.lineage()
 	if !t.ThirdPartyTransfer && slices.Contains(lineage, PurposeThirdParty) {
 		return false
 	}
@@ -269,7 +269,7 @@ type Library map[string]Terms
 // or one of its ancestors, so that a grant signed under version no longer
 // covers p.
 func (lib Library) restricts(version string, p Purpose) bool {
-	lineage := p.Lineage()
+	lineage := p.lineage()
 	for _, later := range lib.later(version) {
 		if later.Revision != RevisionMajor {
 			continue

@@ -136,6 +136,30 @@ func purposeCodes() string {
 // Lineage returns the purpose's code and those of its ancestors, nearest
 // first.
 func (p Purpose) Lineage() []string {
+	return slices.Clone(p.lineage())
+}
+
+// lineages maps each purpose code to its lineage, computed once because
+// decisions need it for every grant.
+var lineages = func() map[string][]string {
+	out := map[string][]string{}
+	for _, p := range purposes {
+		out[p.Code] = p.ancestry()
+	}
+	return out
+}()
+
+// lineage returns the shared lineage of a listed purpose, which callers
+// must not modify. A Purpose built elsewhere with another parent gets its
+// own.
+func (p Purpose) lineage() []string {
+	if l, ok := lineages[p.Code]; ok && (len(l) < 2 || l[1] == p.Parent) {
+		return l
+	}
+	return p.ancestry()
+}
+
+func (p Purpose) ancestry() []string {
 	out := []string{p.Code}
 	for parent := p.Parent; parent != ""; {
 		out = append(out, parent)
@@ -152,7 +176,7 @@ func (p Purpose) Lineage() []string {
 func (p Purpose) Narrower() []Purpose {
 	var out []Purpose
 	for _, q := range purposes {
-		if q.Code != p.Code && slices.Contains(q.Lineage(), p.Code) {
+		if q.Code != p.Code && slices.Contains(q.lineage(), p.Code) {
 			out = append(out, q)
 		}
 	}
