@@ -96,3 +96,79 @@ func TestReleaseLicenceExcludedPurposes(t *testing.T) {
 	clk.advance(time.Hour)
 	check("after", []string{"commercial.third-party"}, true)
 }
+
+// A major revision takes effect when it is registered, so its notices are
+// issued in the same transaction, not at the next scan.
+func TestMajorRevisionIssuesNotices(t *testing.T) {
+	ctx := context.Background()
+	r, clk := newTestRegistry(t)
+	if _, err := r.Register(ctx, &Batch{Samples: []SampleInput{voiceSample("A", wavBytes(16000, 4000, 1), 16000)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Grant(ctx, "A", GrantInput{Document: "v1", Tiers: []string{"commercial"}, Modalities: []string{"voice"}}); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(time.Hour)
+	res, err := r.BuildRelease(ctx, ReleaseSpec{Purpose: "commercial.product", Out: filepath.Join(t.TempDir(), "rel")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Release.SampleCount != 1 {
+		t.Fatalf("release has %d samples, want 1", res.Release.SampleCount)
+	}
+	clk.advance(time.Hour)
+
+	v2 := consent.DefaultDocument()
+	v2.Version, v2.Revision, v2.Supersedes = "v2", consent.RevisionMajor, "v1"
+	v2.ChangedPurposes = []string{"commercial.product"}
+	v2.Summary += "\nChanged: products built with your recordings may be sold abroad."
+	if _, err := r.AddDocument(ctx, v2); err != nil {
+		t.Fatal(err)
+	}
+	_, notices, err := r.ReleaseStatus(ctx, res.Release.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notices) != 1 {
+		t.Fatalf("%d notices after the revision, want 1", len(notices))
+	}
+	if notices[0].Reason != NoticeNarrowed {
+		t.Errorf("notice reason %q, want %q", notices[0].Reason, NoticeNarrowed)
+	}
+	if issued, err := r.ScanNotices(ctx); err != nil || len(issued) != 0 {
+		t.Errorf("scan after the revision issued %d notices (%v), want 0", len(issued), err)
+	}
+	if _, err := r.VerifyLog(ctx); err != nil {
+		t.Errorf("log verify: %v", err)
+	}
+}
+
+// Each form has one line of revisions: a second revision of the same
+// version is rejected and names the newest one to revise.
+func TestRevisionOfRevisedDocumentRejected(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newTestRegistry(t)
+	revision := func(version, supersedes string) consent.Document {
+		d := consent.DefaultDocument()
+		d.Version, d.Revision, d.Supersedes = version, consent.RevisionMajor, supersedes
+		d.ChangedPurposes = []string{"research"}
+		d.Summary += "\nChanged: research " + version + "."
+		return d
+	}
+	if _, err := r.AddDocument(ctx, revision("v2", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.AddDocument(ctx, revision("v3", "v2")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.AddDocument(ctx, revision("b1", "v1"))
+	if err == nil {
+		t.Fatal("a second revision of v1 was accepted")
+	}
+	if !strings.Contains(err.Error(), "v2 already supersedes") {
+		t.Errorf("error %q does not name the existing revision", err)
+	}
+	if !strings.Contains(err.Error(), "revise the newest version, v3") {
+		t.Errorf("error %q does not name the newest version", err)
+	}
+}

@@ -32,14 +32,58 @@ func (r *Registry) AddDocument(ctx context.Context, d consent.Document) (uint64,
 				return fmt.Errorf("document %s is a minor revision of %s but changes %s: a minor revision changes wording only; make it a major revision that names the purposes it changes",
 					d.Version, d.Supersedes, field)
 			}
+			if err := latestRevision(ctx, w.tx, d); err != nil {
+				return err
+			}
 		}
 		var err error
 		if idx, err = w.append(event.TypeConsentDocumentAdded, event.ConsentDocumentAdded{Terms: d.Terms()}); err != nil {
 			return err
 		}
-		return w.tx.InsertConsentDocument(ctx, d, idx)
+		if err := w.tx.InsertConsentDocument(ctx, d, idx); err != nil {
+			return err
+		}
+		// A major revision ends the old form's grants for the purposes it
+		// changed, so released samples can lose their basis now.
+		if d.Revision == consent.RevisionMajor {
+			_, err = r.scanNotices(ctx, w)
+		}
+		return err
 	})
 	return idx, err
+}
+
+// latestRevision rejects a revision of a document that another one already
+// revises. Each form then has one line of versions, and a grant under it
+// is revised the same way for every participant.
+func latestRevision(ctx context.Context, tx storage.ReadTx, d consent.Document) error {
+	docs, err := tx.ConsentDocuments(ctx)
+	if err != nil {
+		return err
+	}
+	for _, other := range docs {
+		if other.Document.Supersedes == d.Supersedes {
+			return fmt.Errorf("document %s supersedes %s, which %s already supersedes: revise the newest version, %s, instead",
+				d.Version, d.Supersedes, other.Document.Version, newestRevision(docs, other.Document.Version))
+		}
+	}
+	return nil
+}
+
+// newestRevision follows the line of revisions from version to its end.
+func newestRevision(docs []storage.ConsentDocument, version string) string {
+	for {
+		next := ""
+		for _, d := range docs {
+			if d.Document.Supersedes == version {
+				next = d.Document.Version
+			}
+		}
+		if next == "" {
+			return version
+		}
+		version = next
+	}
 }
 
 // Documents returns every registered consent document.

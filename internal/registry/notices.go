@@ -167,44 +167,53 @@ func actionFor(reason string) string {
 
 // ScanNotices checks every published release against consent now and logs
 // the notices that time alone made due, such as for consent that expired or
-// a minor who came of age. Consent changes issue their notices themselves.
+// a minor who came of age. Consent changes and major revisions of a
+// consent document issue their notices themselves.
 func (r *Registry) ScanNotices(ctx context.Context) ([]storage.Notice, error) {
 	var issued []storage.Notice
 	err := r.update(ctx, func(ctx context.Context, w *writer) error {
-		issued = nil
-		people := map[string]bool{}
-		var releases []storage.Release
-		if err := w.tx.Releases(ctx, func(rel storage.Release) error { releases = append(releases, rel); return nil }); err != nil {
-			return err
-		}
-		for _, rel := range releases {
-			err := w.tx.ReleaseSamples(ctx, rel.ID, func(sid string) error {
-				smp, err := w.tx.Sample(ctx, sid)
-				if err != nil {
-					return err
-				}
-				people[smp.Participant] = true
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		ids := make([]string, 0, len(people))
-		for p := range people {
-			ids = append(ids, p)
-		}
-		sort.Strings(ids)
-		for _, p := range ids {
-			notices, err := r.issueNotices(ctx, w, p)
-			if err != nil {
-				return err
-			}
-			issued = append(issued, notices...)
-		}
-		return nil
+		var err error
+		issued, err = r.scanNotices(ctx, w)
+		return err
 	})
 	return issued, err
+}
+
+// scanNotices issues the notices due for every participant with released
+// samples, in the caller's transaction.
+func (r *Registry) scanNotices(ctx context.Context, w *writer) ([]storage.Notice, error) {
+	people := map[string]bool{}
+	var releases []storage.Release
+	if err := w.tx.Releases(ctx, func(rel storage.Release) error { releases = append(releases, rel); return nil }); err != nil {
+		return nil, err
+	}
+	for _, rel := range releases {
+		err := w.tx.ReleaseSamples(ctx, rel.ID, func(sid string) error {
+			smp, err := w.tx.Sample(ctx, sid)
+			if err != nil {
+				return err
+			}
+			people[smp.Participant] = true
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	ids := make([]string, 0, len(people))
+	for p := range people {
+		ids = append(ids, p)
+	}
+	sort.Strings(ids)
+	var issued []storage.Notice
+	for _, p := range ids {
+		notices, err := r.issueNotices(ctx, w, p)
+		if err != nil {
+			return nil, err
+		}
+		issued = append(issued, notices...)
+	}
+	return issued, nil
 }
 
 // Acknowledge records that a licensee acted on a notice.
