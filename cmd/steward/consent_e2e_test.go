@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -82,6 +83,14 @@ func TestConsentLifecycleOnRealData(t *testing.T) {
 		mustContain(t, c.run("release", "ack", n[1], "--licensee", "acme"), "acknowledgement of "+n[1]+" by acme")
 	}
 	mustContain(t, c.run("release", "status", bundle1), "acknowledged by acme")
+
+	// A bundle whose manifest lost a sample is not the logged release.
+	edited := filepath.Join(t.TempDir(), "edited")
+	if err := os.CopyFS(edited, os.DirFS(bundle1)); err != nil {
+		t.Fatal(err)
+	}
+	dropRevoked(t, filepath.Join(edited, "manifest.json"))
+	mustContain(t, c.fail("release", "status", edited), "manifest digest", "differs from the", "steward release export")
 	mustContain(t, c.fail("release", "ack", notices[0][1], "--licensee", "acme"), "already acknowledged")
 
 	bundle2 := filepath.Join(t.TempDir(), "release-2")
@@ -127,5 +136,32 @@ func TestConsentLifecycleOnRealData(t *testing.T) {
 	mustContain(t, out, "erased", "3 of 4 samples revoked since")
 	if n := len(noticePattern.FindAllStringSubmatch(out, -1)); n != 3 {
 		t.Fatalf("%d notices, want 3, in:\n%s", n, out)
+	}
+}
+
+// dropRevoked rewrites a manifest without its first sample, keeping it
+// valid JSON, as someone hiding a revoked sample from a status check would.
+func dropRevoked(t *testing.T, path string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := bytes.Index(raw, []byte(`"samples": [`))
+	if start < 0 {
+		t.Fatalf("%s: no samples", path)
+	}
+	first := bytes.Index(raw[start:], []byte("\n    {"))
+	if first < 0 {
+		t.Fatalf("%s: no samples", path)
+	}
+	second := bytes.Index(raw[start+first+1:], []byte("\n    {"))
+	if second < 0 {
+		t.Fatalf("%s: fewer than two samples", path)
+	}
+	cut := append([]byte{}, raw[:start+first]...)
+	cut = append(cut, raw[start+first+1+second:]...)
+	if err := os.WriteFile(path, cut, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +27,7 @@ acknowledged them. Exits 0; the notices are the output.`,
 		Example: `  steward release status release-1`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, inBundle, err := readBundleSamples(args[0])
+			h, inBundle, digest, err := readBundleSamples(args[0])
 			if err != nil {
 				return err
 			}
@@ -35,6 +38,9 @@ acknowledged them. Exits 0; the notices are the output.`,
 			if c != nil {
 				rel, notices, err := remoteReleaseStatus(cmd, c, h.Release)
 				if err != nil {
+					return err
+				}
+				if err := sameManifest(args[0], rel, digest); err != nil {
 					return err
 				}
 				printStatus(cmd, rel, h, inBundle, notices)
@@ -48,31 +54,51 @@ acknowledged them. Exits 0; the notices are the output.`,
 			if err != nil {
 				return err
 			}
+			if err := sameManifest(args[0], rel, digest); err != nil {
+				return err
+			}
 			printStatus(cmd, rel, h, inBundle, notices)
 			return nil
 		},
 	}
 }
 
-// readBundleSamples reads a bundle's manifest header and sample ids.
-func readBundleSamples(dir string) (release.Header, map[string]bool, error) {
+// readBundleSamples reads a bundle's manifest header and sample ids, and
+// returns the manifest's sha256 digest.
+func readBundleSamples(dir string) (release.Header, map[string]bool, string, error) {
 	if err := checkBundleFolder(dir); err != nil {
-		return release.Header{}, nil, err
+		return release.Header{}, nil, "", err
 	}
 	f, err := os.Open(filepath.Join(dir, release.ManifestFile))
 	if err != nil {
-		return release.Header{}, nil, fmt.Errorf("read bundle: %w", err)
+		return release.Header{}, nil, "", fmt.Errorf("read bundle: %w", err)
 	}
 	defer f.Close()
+	sum := sha256.New()
 	ids := map[string]bool{}
-	h, _, err := release.DecodeManifest(f, func(_ release.Header, s release.Sample) error {
+	h, _, err := release.DecodeManifest(io.TeeReader(f, sum), func(_ release.Header, s release.Sample) error {
 		ids[s.ID] = true
 		return nil
 	})
 	if err != nil {
-		return h, nil, fmt.Errorf("%s: invalid manifest: %w", filepath.Join(dir, release.ManifestFile), err)
+		return h, nil, "", fmt.Errorf("%s: invalid manifest: %w", filepath.Join(dir, release.ManifestFile), err)
 	}
-	return h, ids, nil
+	// The decoder stops at the closing brace, so the rest is hashed here.
+	if _, err := io.Copy(sum, f); err != nil {
+		return h, nil, "", fmt.Errorf("read bundle: %w", err)
+	}
+	return h, ids, "sha256:" + hex.EncodeToString(sum.Sum(nil)), nil
+}
+
+// sameManifest rejects a bundle whose manifest is not the one the release
+// event committed to, because its sample list and build time decide which
+// notices concern the holder.
+func sameManifest(dir string, rel storage.Release, digest string) error {
+	if rel.ManifestDigest == "" || rel.ManifestDigest == digest {
+		return nil
+	}
+	return fmt.Errorf("%s: manifest digest %s differs from the %s that release %s logged: the bundle was modified; export it again with `steward release export %s --out DIR`",
+		filepath.Join(dir, release.ManifestFile), digest, rel.ManifestDigest, rel.ID, rel.ID)
 }
 
 func printStatus(cmd *cobra.Command, rel storage.Release, h release.Header, inBundle map[string]bool, notices []storage.Notice) {

@@ -157,7 +157,7 @@ func remoteReleaseStatus(cmd *cobra.Command, c *client.Client, id string) (stora
 	for i, n := range notices {
 		out[i] = toStorageNotice(n)
 	}
-	return storage.Release{ID: rel.ID, Version: rel.Version, Licensee: rel.Licensee}, out, nil
+	return storage.Release{ID: rel.ID, Version: rel.Version, Licensee: rel.Licensee, ManifestDigest: rel.ManifestDigest}, out, nil
 }
 
 func toStorageNotice(n client.Notice) storage.Notice {
