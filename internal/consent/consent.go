@@ -29,6 +29,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/steward-rehab/steward/internal/plaintext"
 )
 
 // Tiers are the uses a participant can allow, in the order forms list them.
@@ -118,6 +120,9 @@ func (r Record) Validate(modalities []string) error {
 	if r.ID == "" || r.Participant == "" {
 		return fmt.Errorf("consent record needs an id and a participant")
 	}
+	if err := r.validateText(); err != nil {
+		return err
+	}
 	switch r.Action {
 	case ActionGrant:
 		if r.Decision != Permit && r.Decision != Deny {
@@ -174,6 +179,19 @@ func (r Record) Validate(modalities []string) error {
 		return fmt.Errorf("consent record needs a signing time and a start time")
 	}
 	return nil
+}
+
+// validateText rejects hidden characters in the free text of a record,
+// which the log keeps and participant pages and FHIR exports print.
+func (r Record) validateText() error {
+	for _, f := range []struct{ name, value string }{
+		{"witness", r.Witness}, {"authority", r.Authority}, {"participant", r.Participant},
+	} {
+		if err := plaintext.Line(f.name, f.value); err != nil {
+			return err
+		}
+	}
+	return plaintext.Paragraphs("reason", r.Reason)
 }
 
 // Methods are the ways consent is given or withdrawn. MethodFHIR marks a

@@ -15,6 +15,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/steward-rehab/steward/internal/plaintext"
 	"github.com/steward-rehab/steward/internal/strictjson"
 )
 
@@ -133,6 +134,16 @@ func (d Document) Validate() error {
 		return fmt.Errorf("missing text: the full form the participant reads")
 	case d.RetentionYears < 0 || d.RetentionYears > 100:
 		return fmt.Errorf("invalid retentionYears %d: expected 0 to 100", d.RetentionYears)
+	}
+	for _, f := range []struct{ name, value string }{{"title", d.Title}, {"language", d.Language}} {
+		if err := plaintext.Line(f.name, f.value); err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct{ name, value string }{{"summary", d.Summary}, {"text", d.Text}} {
+		if err := plaintext.Paragraphs(f.name, f.value); err != nil {
+			return err
+		}
 	}
 	if d.Effective != "" {
 		if _, err := time.Parse(time.DateOnly, d.Effective); err != nil {

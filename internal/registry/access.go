@@ -13,6 +13,7 @@ import (
 
 	"github.com/steward-rehab/steward/internal/event"
 	"github.com/steward-rehab/steward/internal/ident"
+	"github.com/steward-rehab/steward/internal/plaintext"
 	"github.com/steward-rehab/steward/internal/storage"
 )
 
@@ -104,6 +105,9 @@ func checkSpec(spec TokenSpec) error {
 	}
 	scoped := map[string]string{"--participant": spec.Participant, "--licensee": spec.Licensee, "--org": spec.Org}
 	for flag, value := range scoped {
+		if err := plaintext.Line(strings.TrimPrefix(flag, "--"), value); err != nil {
+			return err
+		}
 		if value != "" && need[spec.Role].flag != flag {
 			return fmt.Errorf("%s does not apply to %s tokens", flag, spec.Role)
 		}

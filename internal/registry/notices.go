@@ -11,6 +11,7 @@ import (
 	"github.com/steward-rehab/steward/internal/consent"
 	"github.com/steward-rehab/steward/internal/event"
 	"github.com/steward-rehab/steward/internal/ident"
+	"github.com/steward-rehab/steward/internal/plaintext"
 	"github.com/steward-rehab/steward/internal/provenance"
 	"github.com/steward-rehab/steward/internal/storage"
 )
@@ -220,6 +221,9 @@ func (r *Registry) scanNotices(ctx context.Context, w *writer) ([]storage.Notice
 func (r *Registry) Acknowledge(ctx context.Context, noticeID, licensee string) (storage.Acknowledgement, error) {
 	if licensee == "" {
 		return storage.Acknowledgement{}, fmt.Errorf("no licensee given: pass --licensee with the name the release was built for")
+	}
+	if err := plaintext.Line("licensee", licensee); err != nil {
+		return storage.Acknowledgement{}, err
 	}
 	var ack storage.Acknowledgement
 	err := r.update(ctx, func(ctx context.Context, w *writer) error {

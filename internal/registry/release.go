@@ -18,6 +18,7 @@ import (
 	"github.com/steward-rehab/steward/internal/ident"
 	"github.com/steward-rehab/steward/internal/ledger"
 	"github.com/steward-rehab/steward/internal/participant"
+	"github.com/steward-rehab/steward/internal/plaintext"
 	"github.com/steward-rehab/steward/internal/provenance"
 	"github.com/steward-rehab/steward/internal/release"
 	"github.com/steward-rehab/steward/internal/storage"
@@ -62,6 +63,9 @@ func releaseDocumentKey(id, name string) string { return ReleasePrefix + id + "/
 func (r *Registry) BuildRelease(ctx context.Context, spec ReleaseSpec) (*ReleaseResult, error) {
 	purpose, err := consent.LookupPurpose(spec.Purpose)
 	if err != nil {
+		return nil, err
+	}
+	if err := plaintext.Line("licensee", spec.Licensee); err != nil {
 		return nil, err
 	}
 	modalities := spec.Modalities

@@ -1,0 +1,75 @@
+package registry
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/steward-rehab/steward/internal/consent"
+)
+
+// Free text that reaches the log, licences and datasheets may not hide
+// characters. Each rejection names the field and logs nothing.
+func TestFreeTextRejectsHiddenCharacters(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newTestRegistry(t)
+	if _, err := r.Register(ctx, &Batch{Samples: []SampleInput{voiceSample("A", wavBytes(16000, 4000, 1), 16000)}}); err != nil {
+		t.Fatal(err)
+	}
+	grant, err := r.Grant(ctx, "A", GrantInput{Document: "v1", Tiers: []string{"research"}, Modalities: []string{"voice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	titled := consent.DefaultDocument()
+	titled.Version, titled.Revision, titled.Supersedes = "v1.1", consent.RevisionMinor, "v1"
+	titled.Title = "Consent \u202eevil"
+	before, err := r.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for name, c := range map[string]struct {
+		field string
+		run   func() error
+	}{
+		"licensee with a newline": {"invalid licensee", func() error {
+			_, err := r.BuildRelease(ctx, ReleaseSpec{Purpose: "research", Licensee: "a\nb", Out: filepath.Join(t.TempDir(), "out")})
+			return err
+		}},
+		"witness with an override": {"invalid witness", func() error {
+			_, err := r.Grant(ctx, "A", GrantInput{Document: "v1", Tiers: []string{"research"}, Modalities: []string{"voice"},
+				Method: consent.MethodVerbalWitnessed, Witness: "bob\u202e"})
+			return err
+		}},
+		"authority with a zero-width space": {"invalid authority", func() error {
+			_, err := r.Invalidate(ctx, "A", grant.ID, "ethics\u200bboard", "signed without capacity")
+			return err
+		}},
+		"document title with an override": {"invalid title", func() error {
+			_, err := r.AddDocument(ctx, titled)
+			return err
+		}},
+		"acknowledgement by a licensee with a newline": {"invalid licensee", func() error {
+			_, err := r.Acknowledge(ctx, "n-none", "acme\n#999")
+			return err
+		}},
+	} {
+		err := c.run()
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s: error %q does not name the field", name, err)
+		}
+	}
+
+	after, err := r.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Size != before.Size {
+		t.Errorf("log grew from %d to %d entries on rejected input", before.Size, after.Size)
+	}
+}
