@@ -102,7 +102,12 @@ func Datasheet(h Header, st *Stats, t Trailer, terms Terms) []byte {
 	w("## Distribution and licence\n\n")
 	w("The terms are in licence.json, for people, and licence.jsonld, as ODRL 2.2 policies. ")
 	w("Use is permitted until %s. ", terms.EndDate(h.BuiltAt).Format(time.RFC3339))
-	w("The licensee must attribute the sources below, compensate the registry per use, delete the samples named in any revocation notice, and apply the same terms to anything derived from the release.\n\n")
+	if h.Compensation != nil {
+		w("The licensee must attribute the sources below, compensate the registry per use, delete the samples named in any revocation notice, and apply the same terms to anything derived from the release.\n\n")
+	} else {
+		w("The licensee must attribute the sources below, delete the samples named in any revocation notice, and apply the same terms to anything derived from the release. ")
+		w("The registry had no compensation policy when the release was built, so the licence states no payment.\n\n")
+	}
 	w("Anyone holding the bundle and the registry's public key verifies it offline with `steward verify BUNDLE --key log.pub`. ")
 	w("metadata.json describes the release in Croissant 1.1 with its Responsible AI properties, and attestation.dsse.json is the registry's signed in-toto statement of every file in the bundle.\n\n")
 	w("### Personal and sensitive information\n\n")

@@ -71,12 +71,6 @@ func LicenseeIRI(origin, licensee string) string {
 	return RegistryIRI(origin) + "/licensees/" + url.PathEscape(licensee)
 }
 
-// CompensationPolicyIRI returns the IRI of the registry's compensation
-// policy, which sets what a licensee pays per use.
-func CompensationPolicyIRI(origin string) string {
-	return RegistryIRI(origin) + "/compensation-policy"
-}
-
 // PurposeIRI returns the profile term of a Steward purpose code.
 func PurposeIRI(code string) string { return ProfileNamespace + "purpose-" + code }
 
@@ -220,7 +214,7 @@ func (p policyParts) policy(kind, uid, assignee string) object {
 			rule(object{
 				"target": p.target, "action": "use",
 				"constraint": p.useConstraints(),
-				"duty":       []any{p.attributeDuty(), p.compensateDuty(), p.deleteDuty()},
+				"duty":       p.useDuties(),
 			}),
 			// Derived datasets and models stay under the same terms: the
 			// nextPolicy duty names the Offer as the policy every recipient
@@ -297,23 +291,22 @@ func (p policyParts) attributeDuty() object {
 	return object{"action": "attribute", "attributedParty": sources}
 }
 
+// useDuties returns the duties of the permission to use: attribution, payment
+// when the release has compensation terms, and deletion on notice. A
+// release built while the registry had no compensation policy has no
+// amount to pay, so it states no payment duty.
+func (p policyParts) useDuties() []any {
+	if p.h.Compensation == nil {
+		return []any{p.attributeDuty(), p.deleteDuty()}
+	}
+	return []any{p.attributeDuty(), p.compensateDuty(), p.deleteDuty()}
+}
+
 // compensateDuty is due per use: the licensee pays the per-use amount of
-// the release's compensation terms for each sample. Without terms the
-// amount is a reference to the registry's compensation policy.
+// the release's compensation terms for each sample.
 func (p policyParts) compensateDuty() object {
 	usage := object{"leftOperand": "event", "operator": "eq", "rightOperand": object{"@id": "odrl:policyUsage"}}
 	c := p.h.Compensation
-	if c == nil {
-		return object{
-			"action":           "compensate",
-			"compensatedParty": p.registry,
-			"dct:description":  "per-use: compensation is due for each use, in the amount the registry's compensation policy sets.",
-			"constraint": []any{
-				object{"leftOperand": "payAmount", "operator": "eq", "rightOperandReference": CompensationPolicyIRI(p.h.Origin)},
-				usage,
-			},
-		}
-	}
 	samples := licenceSamples(p.attribution)
 	total := c.PerUse * int64(samples)
 	return object{

@@ -107,16 +107,10 @@ func TestLicenceJSONLDExpandsOffline(t *testing.T) {
 	if v := values(party["http://schema.org/name"]); len(v) != 1 || v[0] != "gaitpdb" {
 		t.Errorf("attributed party name %v", v)
 	}
-	compensate := byAction[odrl+"compensate"]
-	if compensate == nil {
-		t.Fatal("no compensate duty")
-	}
-	amount := constraintOn(t, compensate, odrl+"payAmount", odrl+"eq")
-	if v := values(amount[odrl+"rightOperandReference"]); len(v) != 1 || v[0] != "https://steward.example/lab/compensation-policy" {
-		t.Errorf("pay amount reference %v", v)
-	}
-	if !hasID(constraintOn(t, compensate, odrl+"event", odrl+"eq")[odrl+"rightOperand"], odrl+"policyUsage") {
-		t.Error("compensation trigger is not per use")
+	// Without a compensation policy at the build there is no amount, so
+	// no payment duty either.
+	if byAction[odrl+"compensate"] != nil {
+		t.Error("compensate duty without compensation terms")
 	}
 	deletion := byAction[odrl+"delete"]
 	if deletion == nil {
