@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -53,7 +54,11 @@ func TestConsentLifecycleOnRealData(t *testing.T) {
 
 	start := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
 	for _, p := range []string{"GaPt03", "JuPt03", "SiPt02"} {
-		c.run("consent", "grant", p, "--document", "v1", "--tiers", "research,commercial", "--modalities", "pressure", "--signed", start, "--from", start)
+		out := c.run("consent", "grant", p, "--document", "v1", "--tiers", "research,commercial", "--modalities", "pressure", "--signed", start, "--from", start)
+		mustContain(t, out, "note: form v1 was revised since; this grant does not cover commercial.third-party", "until the participant signs v2")
+	}
+	if out := c.run("consent", "grant", "GaPt03", "--document", "v1", "--tiers", "research", "--modalities", "pressure", "--signed", start, "--from", start); strings.Contains(out, "note:") {
+		t.Errorf("a research grant under v1 got a note about a commercial revision:\n%s", out)
 	}
 	out := c.run("consent", "show", "SiPt02")
 	grant := regexp.MustCompile(`(c-[a-z0-9]+) grant permit`).FindStringSubmatch(out)

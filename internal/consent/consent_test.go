@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -418,5 +419,28 @@ func TestValidateRejectsMethodAndRepeats(t *testing.T) {
 	witnessed.Method, witnessed.Witness = MethodVerbalWitnessed, "nurse B. Okafor"
 	if err := witnessed.Validate(modalities); err != nil {
 		t.Errorf("witnessed verbal consent: %v", err)
+	}
+}
+
+func TestLibraryRevised(t *testing.T) {
+	lib := Library{
+		"v1": {Version: "v1", Revision: RevisionInitial},
+		"v2": {Version: "v2", Revision: RevisionMajor, Supersedes: "v1", ChangedPurposes: []string{"commercial.product"}},
+		"v3": {Version: "v3", Revision: RevisionMinor, Supersedes: "v2"},
+		"v4": {Version: "v4", Revision: RevisionMajor, Supersedes: "v3", ChangedPurposes: []string{"research.health", "clinical"}},
+	}
+	changed, newest := lib.Revised("v1", []string{"research", "commercial"})
+	if want := []string{"commercial.product", "research.health"}; !slices.Equal(changed, want) {
+		t.Errorf("changed %v, want %v", changed, want)
+	}
+	if newest != "v4" {
+		t.Errorf("newest %q, want v4", newest)
+	}
+	changed, newest = lib.Revised("v4", []string{"research"})
+	if changed != nil || newest != "" {
+		t.Errorf("newest form: changed %v, newest %q", changed, newest)
+	}
+	if changed, _ := lib.Revised("v3", []string{"clinical"}); !slices.Equal(changed, []string{"clinical"}) {
+		t.Errorf("v3 clinical: changed %v", changed)
 	}
 }

@@ -294,6 +294,29 @@ func (lib Library) restricts(version string, p Purpose) bool {
 	return false
 }
 
+// Revised returns the purposes of the given tiers that major revisions
+// after version changed, which a grant under version does not cover, and
+// the newest revision of version. Both are empty when nothing revised it.
+func (lib Library) Revised(version string, tiers []string) (changed []string, newest string) {
+	later := lib.later(version)
+	for _, t := range later {
+		if t.Supersedes != "" && len(lib.later(t.Version)) == 0 {
+			newest = t.Version
+		}
+		if t.Revision != RevisionMajor {
+			continue
+		}
+		for _, p := range t.ChangedPurposes {
+			tier, err := TierFor(p)
+			if err == nil && slices.Contains(tiers, tier) && !slices.Contains(changed, p) {
+				changed = append(changed, p)
+			}
+		}
+	}
+	slices.Sort(changed)
+	return changed, newest
+}
+
 // later returns the documents that revise version, directly or through
 // other revisions.
 func (lib Library) later(version string) []Terms {
