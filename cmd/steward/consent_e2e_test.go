@@ -51,6 +51,12 @@ func TestConsentLifecycleOnRealData(t *testing.T) {
 	}
 	mustContain(t, c.run("consent", "document", "add", v2), "registered consent document v2 (major revision")
 	mustContain(t, c.run("consent", "document", "list"), "v1", "v2", "changes commercial.third-party")
+	// A form that revises v1 again forks it; the error names the file.
+	fork := filepath.Join(docs, "consent-b1.yaml")
+	if err := os.WriteFile(fork, []byte(strings.Replace(majorV2, "version: v2", "version: b1", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, c.fail("consent", "document", "add", fork), fork+": document b1 supersedes v1, which v2 already supersedes")
 
 	start := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
 	for _, p := range []string{"GaPt03", "JuPt03", "SiPt02"} {

@@ -84,7 +84,7 @@ A major revision, in YAML:
 			if c != nil {
 				added, err := c.AddDocument(cmd.Context(), raw, strings.HasSuffix(args[0], ".json"))
 				if err != nil {
-					return err
+					return fmt.Errorf("%s: %w", args[0], err)
 				}
 				printf(cmd, "registered consent document %s (%s revision, %s) at log index %d\n", added.Version, added.Revision, added.Digest, added.EventIndex)
 				return nil
@@ -95,7 +95,7 @@ A major revision, in YAML:
 			}
 			idx, err := r.AddDocument(cmd.Context(), d)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			printf(cmd, "registered consent document %s (%s revision, %s) at log index %d\n", d.Version, d.Revision, d.Digest(), idx)
 			return nil
