@@ -279,6 +279,9 @@ func (d *demo) buildRelease(ctx context.Context, name string) (*registry.Release
 	for _, reason := range sortedKeys(sel.Excluded) {
 		d.say("left out %d: %s", sel.Excluded[reason], reason)
 	}
+	for _, p := range res.Trailer.ExcludedPurposes {
+		d.say("licence.json prohibits %s: the participants signed v1, which does not cover it", p)
+	}
 	return res, nil
 }
 
