@@ -45,6 +45,9 @@ func (r *Registry) AddDocument(ctx context.Context, d consent.Document) (uint64,
 		}
 		// A major revision ends the old form's grants for the purposes it
 		// changed, so released samples can lose their basis now.
+		// NOTE: this reads every released sample inside the write
+		// transaction, as release scan does; with millions of released
+		// samples it holds the writer for as long as a scan takes.
 		if d.Revision == consent.RevisionMajor {
 			_, err = r.scanNotices(ctx, w)
 		}
