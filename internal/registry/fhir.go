@@ -293,10 +293,19 @@ func (r *Registry) importParticipant(ctx context.Context, tx storage.ReadTx, con
 		if c.Participant != "" {
 			p, err := tx.Participant(ctx, c.Participant)
 			switch {
-			case errors.Is(err, storage.ErrNotFound) || (err == nil && opts.Namespace != "" && p.Namespace != opts.Namespace):
+			case errors.Is(err, storage.ErrNotFound):
 				notes = append(notes, fmt.Sprintf("%s: subject %s is not a participant of this registry", c.ID, c.Participant))
 			case err != nil:
 				return storage.Participant{}, nil, err
+			case opts.Namespace != "" && p.Namespace != opts.Namespace:
+				// A participant of another organisation: never import for
+				// them, and never for anyone else either, because the file
+				// is their consent. The error does not say where they are.
+				if named == nil {
+					return storage.Participant{}, nil, fmt.Errorf("%s: the subject names no participant your organisation manages: import the file with a token of the participant's organisation", c.ID)
+				}
+				return storage.Participant{}, nil, fmt.Errorf("%s names participant %s in its subject, not %s for whom it is imported: import the file for its subject (without --participant), or check that it is the right file",
+					c.ID, c.Participant, opts.Participant)
 			default:
 				mentions = append(mentions, mention{c.ID, c.Participant, p})
 			}

@@ -222,3 +222,35 @@ func TestFHIRImportChecksSubject(t *testing.T) {
 		t.Errorf("import with an unknown subject for P018: %v, notes %v", err, res)
 	}
 }
+
+// A steward scoped to one organisation may not import another
+// organisation's participant's consent, for them or for its own.
+func TestImportConsentOtherOrganisation(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newTestRegistry(t)
+	batch := &Batch{Samples: []SampleInput{
+		withNamespace(voiceSample("A", wavBytes(16000, 4000, 1), 16000), "clinic-a"),
+		withNamespace(voiceSample("B", wavBytes(16000, 4000, 2), 16000), "clinic-b"),
+	}}
+	if _, err := r.Register(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Grant(ctx, "clinic-a:A", GrantInput{Document: "v1", Tiers: []string{"commercial"}, Modalities: []string{"voice"}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.ExportConsentFHIR(ctx, "clinic-a:A", fhirconsent.R5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := logSize(t, r)
+
+	if _, err := r.ImportConsent(ctx, out, ImportOptions{Participant: "clinic-b:B", Namespace: "clinic-b"}); err == nil || !strings.Contains(err.Error(), "not clinic-b:B for whom it is imported") {
+		t.Errorf("import of clinic-a's consent for clinic-b's participant: %v", err)
+	}
+	if _, err := r.ImportConsent(ctx, out, ImportOptions{Namespace: "clinic-b"}); err == nil || !strings.Contains(err.Error(), "no participant your organisation manages") {
+		t.Errorf("import of clinic-a's consent by clinic-b: %v", err)
+	}
+	if after := logSize(t, r); after != before {
+		t.Errorf("rejected imports grew the log from %d to %d entries", before, after)
+	}
+}
