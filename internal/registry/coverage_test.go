@@ -172,3 +172,20 @@ func TestRevisionOfRevisedDocumentRejected(t *testing.T) {
 		t.Errorf("error %q does not name the newest version", err)
 	}
 }
+
+// A major revision that nobody can sign yet would stop use at once.
+func TestMajorRevisionEffectiveLaterRejected(t *testing.T) {
+	ctx := context.Background()
+	r, clk := newTestRegistry(t)
+	v2 := consent.DefaultDocument()
+	v2.Version, v2.Revision, v2.Supersedes = "v2", consent.RevisionMajor, "v1"
+	v2.ChangedPurposes = []string{"research"}
+	v2.Effective = clk.now().AddDate(0, 0, 2).Format(time.DateOnly)
+	if _, err := r.AddDocument(ctx, v2); err == nil || !strings.Contains(err.Error(), "register it on or after "+v2.Effective) {
+		t.Errorf("major revision effective in two days: %v", err)
+	}
+	clk.advance(72 * time.Hour)
+	if _, err := r.AddDocument(ctx, v2); err != nil {
+		t.Errorf("the same revision once effective: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/steward-rehab/steward/internal/consent"
 	"github.com/steward-rehab/steward/internal/event"
@@ -34,6 +35,13 @@ func (r *Registry) AddDocument(ctx context.Context, d consent.Document) (uint64,
 			}
 			if err := latestRevision(ctx, w.tx, d); err != nil {
 				return err
+			}
+			// A major revision restricts the old form's grants from the
+			// moment it is registered, so participants must be able to sign
+			// it from then on.
+			if from := d.EffectiveFrom(); d.Revision == consent.RevisionMajor && from.After(r.now()) {
+				return fmt.Errorf("document %s is a major revision effective from %s: it would stop use of %s now while nobody can sign it yet; register it on or after %s",
+					d.Version, d.Effective, strings.Join(d.ChangedPurposes, ", "), d.Effective)
 			}
 		}
 		var err error
