@@ -91,13 +91,28 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	err := r.ParseForm()
 	if err == nil {
-		return nil
+		return singleValues(r.PostForm)
 	}
 	var escape url.EscapeError
 	if errors.As(err, &escape) {
 		return &httpError{status: http.StatusBadRequest, msg: "The form could not be read. Reload the page and try again.", err: err}
 	}
 	return bodyError(err)
+}
+
+// multiValued are the form fields a page may send more than once: the
+// consent page's checkboxes.
+var multiValued = map[string]bool{"allow": true}
+
+// singleValues rejects a form that sends any other field twice, such as
+// confirm=yes&confirm=no, whose meaning depends on which value is read.
+func singleValues(form url.Values) error {
+	for name, values := range form {
+		if len(values) > 1 && !multiValued[name] {
+			return newError(http.StatusBadRequest, "The form sent %q more than once, so nothing was changed. Reload the page and try again.", name)
+		}
+	}
+	return nil
 }
 
 // pageError responds to a page request that failed with an HTML page, and logs

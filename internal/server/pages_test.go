@@ -195,3 +195,27 @@ func TestPagesWithoutSessionRedirect(t *testing.T) {
 	}
 	h.checkStatusesDocumented()
 }
+
+// A field sent twice has no single meaning, so an irreversible form with
+// confirm=yes&confirm=no changes nothing.
+func TestPageFormsRejectRepeatedFields(t *testing.T) {
+	h := newHarness(t)
+	c := browserless(t)
+	csrf := signIn(t, h, c, h.signInLink(registry.RoleAdmin, "P001"))
+	before := h.logSize()
+	for _, values := range []url.Values{
+		{"csrf": {csrf}, "confirm": {"yes", "no"}},
+		{"csrf": {csrf, csrf}, "confirm": {"yes"}},
+	} {
+		resp, page := post(t, c, h.ts.URL+"/me/erasure", values)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("erasure form %v: status %d, want 400", values, resp.StatusCode)
+		}
+		if !strings.Contains(page, "more than once") {
+			t.Errorf("erasure form %v: page does not name the repeated field:\n%s", values, page)
+		}
+	}
+	if after := h.logSize(); after != before {
+		t.Errorf("repeated fields changed the log from %d to %d entries", before, after)
+	}
+}
