@@ -2,8 +2,8 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/steward-rehab/steward/api"
@@ -227,9 +227,12 @@ func inputError(err error) error {
 }
 
 func pathIndex(r *http.Request, name string) (uint64, error) {
-	var n uint64
-	if _, err := fmt.Sscan(r.PathValue(name), &n); err != nil {
-		return 0, newError(http.StatusBadRequest, "invalid %s %q: give a non-negative integer", name, r.PathValue(name))
+	// Decimal digits only, as in the query parameters: a base prefix such
+	// as 0x10 or a leading zero read as octal would name another entry.
+	v := r.PathValue(name)
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, newError(http.StatusBadRequest, "invalid %s %q: give a non-negative decimal integer", name, v)
 	}
 	return n, nil
 }

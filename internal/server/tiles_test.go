@@ -193,6 +193,18 @@ func TestTilesVerifyWithSumdbTlog(t *testing.T) {
 	if !bytes.Equal(receipt.Entry, entries[index]) {
 		t.Errorf("receipt entry differs from the bundle's entry %d", index)
 	}
+
+	// Indexes are decimal: a zero-padded one means the same entry, and
+	// base prefixes or digit separators are rejected.
+	status, padded := h.do(registry.RoleAuditor, "GET", "/api/v1/log/entries/005/receipt", "", nil)
+	if status != http.StatusOK || !bytes.Equal(padded, raw) {
+		t.Errorf("GET receipt of 005: %d, same as 5: %v", status, bytes.Equal(padded, raw))
+	}
+	for _, bad := range []string{"0x5", "0b101", "5_0", "+5", "5abc"} {
+		if status, body := h.do(registry.RoleAuditor, "GET", "/api/v1/log/entries/"+bad+"/receipt", "", nil); status != http.StatusBadRequest {
+			t.Errorf("GET receipt of %s: %d %s, want 400", bad, status, body)
+		}
+	}
 	if receipt.TreeSize != size {
 		t.Fatalf("receipt for tree size %d, checkpoint size %d", receipt.TreeSize, size)
 	}
