@@ -114,6 +114,13 @@ built from now on leave the participant's samples out.`,
   steward consent withdraw GaPt03 --tiers commercial --modalities pressure`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// An empty list, as from an unset shell variable, must not
+			// widen the withdrawal to everything.
+			for _, name := range []string{"tiers", "modalities"} {
+				if v, _ := cmd.Flags().GetStringSlice(name); cmd.Flags().Changed(name) && len(v) == 0 {
+					return fmt.Errorf("--%s is empty: name the %s to withdraw, or leave out --%s to withdraw all of them", name, name, name)
+				}
+			}
 			c, err := g.remote()
 			if err != nil {
 				return err

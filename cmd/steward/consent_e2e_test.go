@@ -81,6 +81,7 @@ func TestConsentLifecycleOnRealData(t *testing.T) {
 	out = c.run("release", "build", "--purpose", "commercial", "--modality", "pressure", "--licensee", "acme", "--out", bundle1, "--with-data")
 	mustContain(t, out, "version 1.0.0: 4 of 7 samples")
 
+	mustContain(t, c.fail("consent", "withdraw", "JuPt03", "--modalities", ""), "--modalities is empty")
 	c.run("consent", "withdraw", "JuPt03", "--tiers", "commercial")
 	c.run("consent", "invalidate", "SiPt02", grant[1], "--authority", "ethics board", "--reason", "signed without capacity")
 

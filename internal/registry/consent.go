@@ -93,8 +93,16 @@ func (r *Registry) Grant(ctx context.Context, ref string, in GrantInput) (consen
 	return r.recordConsent(ctx, ref, rec, event.TypeConsentGranted)
 }
 
-// Withdraw records a withdrawal for the participant ref.
+// Withdraw records a withdrawal for the participant ref. Nil tiers or
+// modalities mean all of them; an empty list is an error, so that a list
+// that was meant to name some never withdraws everything.
 func (r *Registry) Withdraw(ctx context.Context, ref string, in WithdrawInput) (consent.Record, error) {
+	if in.Tiers != nil && len(in.Tiers) == 0 {
+		return consent.Record{}, fmt.Errorf("the list of tiers to withdraw is empty: name the tiers, or leave the list out to withdraw all of them")
+	}
+	if in.Modalities != nil && len(in.Modalities) == 0 {
+		return consent.Record{}, fmt.Errorf("the list of modalities to withdraw is empty: name the modalities, or leave the list out to withdraw all of them")
+	}
 	now := r.now().UTC()
 	rec := consent.Record{
 		ID:         ident.New(ident.Consent),

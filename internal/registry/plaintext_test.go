@@ -73,3 +73,27 @@ func TestFreeTextRejectsHiddenCharacters(t *testing.T) {
 		t.Errorf("log grew from %d to %d entries on rejected input", before.Size, after.Size)
 	}
 }
+
+// An empty list, unlike a missing one, never withdraws everything.
+func TestWithdrawEmptyListRejected(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newTestRegistry(t)
+	if _, err := r.Register(ctx, &Batch{Samples: []SampleInput{voiceSample("A", wavBytes(16000, 4000, 1), 16000)}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, in := range map[string]WithdrawInput{
+		"tiers":      {Tiers: []string{}},
+		"modalities": {Tiers: []string{"research"}, Modalities: []string{}},
+	} {
+		if _, err := r.Withdraw(ctx, "A", in); err == nil || !strings.Contains(err.Error(), "list of "+name+" to withdraw is empty") {
+			t.Errorf("empty %s: %v", name, err)
+		}
+	}
+	rec, err := r.Withdraw(ctx, "A", WithdrawInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Tiers) != len(consent.Tiers) {
+		t.Errorf("withdrawal without lists covers tiers %v, want all", rec.Tiers)
+	}
+}
