@@ -328,6 +328,10 @@ func (s *selector) flush(ctx context.Context) error {
 	return nil
 }
 
+// ErrErased marks a request for a recording whose participant was erased:
+// the recording is gone for good.
+var ErrErased = errors.New("was erased at its participant's request")
+
 // ExcludedErased is the reason a release leaves out the samples of an
 // erased participant: their recordings are gone, and their consent
 // history stays only as evidence for releases built before.
@@ -572,7 +576,7 @@ func (r *Registry) sampleOpener(ctx context.Context, tx storage.ReadTx) func(rel
 			return nil, err
 		}
 		if stored.BlobKey == "" {
-			return nil, fmt.Errorf("sample %s was erased at its participant's request: export the release without --with-data", s.ID)
+			return nil, fmt.Errorf("sample %s %w: export the release without its recordings (without --with-data)", s.ID, ErrErased)
 		}
 		key, err := r.dataKey(ctx, tx, stored.Participant)
 		if err != nil {

@@ -90,5 +90,16 @@ func TestErasureEndsParticipantToken(t *testing.T) {
 	if status, raw := h.do(registry.RoleParticipant, "GET", "/api/v1/whoami", "", nil); status != http.StatusUnauthorized {
 		t.Errorf("the erased participant's token after the erasure: %d %s, want 401", status, raw)
 	}
+
+	// The licensee's release held P001's recordings: they are gone for
+	// good, and the bundle without them still downloads.
+	path := "/api/v1/releases/" + h.releases["acme"] + "/bundle"
+	status, raw = h.do(registry.RoleLicensee, "GET", path+"?data=true", "", nil)
+	if status != http.StatusGone || !strings.Contains(string(raw), "was erased at its participant's request") {
+		t.Errorf("bundle with the erased recordings: %d %s, want 410", status, raw)
+	}
+	if status, raw := h.do(registry.RoleLicensee, "GET", path, "", nil); status != http.StatusOK {
+		t.Errorf("bundle without recordings after the erasure: %d %.200s", status, raw)
+	}
 	h.checkStatusesDocumented()
 }

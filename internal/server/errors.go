@@ -80,6 +80,8 @@ func classify(err error) (int, string) {
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, storage.ErrConflict):
 		return http.StatusConflict, err.Error()
+	case errors.Is(err, registry.ErrErased):
+		return http.StatusGone, err.Error()
 	case errors.As(err, &batch), errors.As(err, &invalid):
 		return http.StatusBadRequest, err.Error()
 	}

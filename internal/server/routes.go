@@ -56,6 +56,7 @@ const (
 	forbidden = http.StatusForbidden
 	notFound  = http.StatusNotFound
 	conflict  = http.StatusConflict
+	gone      = http.StatusGone
 	tooLarge  = http.StatusRequestEntityTooLarge
 	mediaType = http.StatusUnsupportedMediaType
 	internal  = http.StatusInternalServerError
@@ -101,7 +102,7 @@ func table() []*route {
 		{method: "POST", path: "/api/v1/releases", summary: "build releases", roles: adminOnly, long: true, statuses: statuses(created, bad, unauth, forbidden, tooLarge, mediaType), handle: (*Server).buildRelease},
 		{method: "GET", path: "/api/v1/releases/{id}", summary: "read releases", roles: releaseRoles, hidden: true, statuses: statuses(ok, notFound), handle: (*Server).getRelease},
 		{method: "GET", path: "/api/v1/releases/{id}/files", summary: "list release files", roles: releaseRoles, hidden: true, long: true, statuses: statuses(ok, notFound), handle: (*Server).releaseFiles},
-		{method: "GET", path: "/api/v1/releases/{id}/bundle", summary: "download release bundles", roles: releaseRoles, hidden: true, long: true, statuses: statuses(ok, bad, forbidden, notFound), handle: (*Server).releaseBundle},
+		{method: "GET", path: "/api/v1/releases/{id}/bundle", summary: "download release bundles", roles: releaseRoles, hidden: true, long: true, statuses: statuses(ok, bad, forbidden, notFound, gone), handle: (*Server).releaseBundle},
 		{method: "GET", path: "/api/v1/releases/{id}/notices", summary: "read revocation notices", roles: releaseRoles, hidden: true, statuses: statuses(ok, notFound), handle: (*Server).releaseNotices},
 
 		{method: "GET", path: "/api/v1/notices", summary: "read the revocation notice feed", roles: releaseRoles, statuses: statuses(ok, unauth, forbidden), handle: (*Server).noticeFeed},
