@@ -132,8 +132,8 @@ func TestMajorRevisionIssuesNotices(t *testing.T) {
 	if len(notices) != 1 {
 		t.Fatalf("%d notices after the revision, want 1", len(notices))
 	}
-	if notices[0].Reason != NoticeNarrowed {
-		t.Errorf("notice reason %q, want %q", notices[0].Reason, NoticeNarrowed)
+	if notices[0].Reason != NoticeRevised {
+		t.Errorf("notice reason %q, want %q", notices[0].Reason, NoticeRevised)
 	}
 	if issued, err := r.ScanNotices(ctx); err != nil || len(issued) != 0 {
 		t.Errorf("scan after the revision issued %d notices (%v), want 0", len(issued), err)

@@ -18,8 +18,11 @@ import (
 
 // Reasons of a revocation notice.
 const (
-	NoticeWithdrawn   = "withdrawn"
-	NoticeNarrowed    = "narrowed"
+	NoticeWithdrawn = "withdrawn"
+	NoticeNarrowed  = "narrowed"
+	// NoticeRevised: a major revision of the consent form changed the
+	// release's purpose, and the participant has not signed it.
+	NoticeRevised     = "revised"
 	NoticeExpired     = "expired"
 	NoticeInvalidated = "invalidated"
 	NoticeErased      = "erased"
@@ -155,6 +158,8 @@ func noticeReason(explained string, records []consent.Record) string {
 		return NoticeNarrowed
 	case consent.ReasonExpired, consent.ReasonMajority:
 		return NoticeExpired
+	case consent.ReasonNewDocument:
+		return NoticeRevised
 	}
 	return NoticeNarrowed
 }

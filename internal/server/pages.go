@@ -247,6 +247,7 @@ var (
 var noticeReasons = map[string]string{
 	registry.NoticeWithdrawn:   "you withdrew your consent",
 	registry.NoticeNarrowed:    "you took back part of your consent",
+	registry.NoticeRevised:     "the consent form was revised and you have not signed the new version",
 	registry.NoticeExpired:     "your consent expired",
 	registry.NoticeInvalidated: "a consent record was declared void",
 	registry.NoticeErased:      "your data was erased",
