@@ -444,3 +444,12 @@ func TestLibraryRevised(t *testing.T) {
 		t.Errorf("v3 clinical: changed %v", changed)
 	}
 }
+
+func TestDocumentRepeatedPurposeRejected(t *testing.T) {
+	d := DefaultDocument()
+	d.Version, d.Revision, d.Supersedes = "v2", RevisionMajor, "v1"
+	d.ChangedPurposes = []string{"research", "research"}
+	if err := d.Validate(); err == nil || !strings.Contains(err.Error(), "listed twice in changedPurposes") {
+		t.Errorf("changedPurposes with research twice: %v", err)
+	}
+}

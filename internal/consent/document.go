@@ -175,6 +175,12 @@ func (d Document) Validate() error {
 			return fmt.Errorf("unknown modality %q: use video, voice, sensor or pressure", m)
 		}
 	}
+	if p := firstRepeat(d.Purposes); p != "" {
+		return fmt.Errorf("purpose %s is listed twice in purposes: list each purpose once", p)
+	}
+	if p := firstRepeat(d.ChangedPurposes); p != "" {
+		return fmt.Errorf("purpose %s is listed twice in changedPurposes: list each purpose once", p)
+	}
 	for _, p := range append(slices.Clone(d.Purposes), d.ChangedPurposes...) {
 		purpose, err := LookupPurpose(p)
 		if err != nil {

@@ -103,6 +103,12 @@ func checkSpec(spec TokenSpec) error {
 			return fmt.Errorf("a %s token needs %s", role, n.flag)
 		}
 	}
+	if err := checkNamespace(spec.Org); err != nil {
+		return fmt.Errorf("--org: %w", err)
+	}
+	if err := checkLicensee(spec.Licensee); err != nil {
+		return fmt.Errorf("--licensee: %w", err)
+	}
 	scoped := map[string]string{"--participant": spec.Participant, "--licensee": spec.Licensee, "--org": spec.Org}
 	for flag, value := range scoped {
 		if err := plaintext.Line(strings.TrimPrefix(flag, "--"), value); err != nil {
@@ -231,10 +237,17 @@ func (r *Registry) Tokens(ctx context.Context) ([]storage.Token, error) {
 	return out, err
 }
 
+// MaxSignInLinkTTL is the longest a sign-in link stays valid. A link sits
+// in a mailbox or a message history, so it has to lapse if unused.
+const MaxSignInLinkTTL = 30 * 24 * time.Hour
+
 // IssueSignInLink issues a single-use sign-in token for a participant's
 // pages. It is not logged: a participant signs in often, and the log keeps
 // forever what it records, even after the participant is erased.
 func (r *Registry) IssueSignInLink(ctx context.Context, ref, issuedBy string, ttl time.Duration) (*IssuedToken, error) {
+	if ttl <= 0 || ttl > MaxSignInLinkTTL {
+		return nil, fmt.Errorf("invalid link expiry %s: give a positive duration up to %s, such as 24h", ttl, MaxSignInLinkTTL)
+	}
 	secret, hash := newSecret()
 	now := r.now().UTC()
 	expires := now.Add(ttl)

@@ -94,8 +94,8 @@ func (r *Registry) Grant(ctx context.Context, ref string, in GrantInput) (consen
 }
 
 // Withdraw records a withdrawal for the participant ref. Nil tiers or
-// modalities mean all of them; an empty list is an error, so that a list
-// that was meant to name some never withdraws everything.
+// modalities mean all of them. An empty list is an error, because it was
+// meant to name some and must not withdraw everything.
 func (r *Registry) Withdraw(ctx context.Context, ref string, in WithdrawInput) (consent.Record, error) {
 	if in.Tiers != nil && len(in.Tiers) == 0 {
 		return consent.Record{}, fmt.Errorf("the list of tiers to withdraw is empty: name the tiers, or leave the list out to withdraw all of them")

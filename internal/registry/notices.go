@@ -11,7 +11,6 @@ import (
 	"github.com/steward-rehab/steward/internal/consent"
 	"github.com/steward-rehab/steward/internal/event"
 	"github.com/steward-rehab/steward/internal/ident"
-	"github.com/steward-rehab/steward/internal/plaintext"
 	"github.com/steward-rehab/steward/internal/provenance"
 	"github.com/steward-rehab/steward/internal/storage"
 )
@@ -227,7 +226,7 @@ func (r *Registry) Acknowledge(ctx context.Context, noticeID, licensee string) (
 	if licensee == "" {
 		return storage.Acknowledgement{}, fmt.Errorf("no licensee given: pass --licensee with the name the release was built for")
 	}
-	if err := plaintext.Line("licensee", licensee); err != nil {
+	if err := checkLicensee(licensee); err != nil {
 		return storage.Acknowledgement{}, err
 	}
 	var ack storage.Acknowledgement

@@ -16,6 +16,7 @@ import (
 	"github.com/steward-rehab/steward/internal/ledger"
 	"github.com/steward-rehab/steward/internal/ledger/bankfile"
 	"github.com/steward-rehab/steward/internal/participant"
+	"github.com/steward-rehab/steward/internal/plaintext"
 	"github.com/steward-rehab/steward/internal/storage"
 )
 
@@ -40,8 +41,8 @@ var (
 // of the field, from flags (name, IBAN, BIC).
 func checkPayee(in PayeeInput, flags [3]string) (PayeeInput, error) {
 	in.Name = strings.TrimSpace(in.Name)
-	if in.Name == "" || utf8.RuneCountInString(in.Name) > 140 || strings.ContainsFunc(in.Name, unicode.IsControl) {
-		return in, fmt.Errorf("invalid account holder name: pass %s with 1 to 140 characters on one line", flags[0])
+	if in.Name == "" || utf8.RuneCountInString(in.Name) > 140 || strings.ContainsFunc(in.Name, unicode.IsControl) || plaintext.Line("name", in.Name) != nil {
+		return in, fmt.Errorf("invalid account holder name: pass %s with 1 to 140 characters on one line, without control, bidirectional or zero-width characters", flags[0])
 	}
 	iban, err := ledger.NormalizeIBAN(in.IBAN)
 	if err != nil {

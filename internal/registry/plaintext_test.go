@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/steward-rehab/steward/internal/consent"
 )
@@ -95,5 +96,57 @@ func TestWithdrawEmptyListRejected(t *testing.T) {
 	}
 	if len(rec.Tiers) != len(consent.Tiers) {
 		t.Errorf("withdrawal without lists covers tiers %v, want all", rec.Tiers)
+	}
+}
+
+// Names that would print badly, split a series or break references are
+// rejected before anything is logged.
+func TestNamesAndLimitsRejected(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newTestRegistry(t)
+	if _, err := r.Register(ctx, &Batch{Samples: []SampleInput{voiceSample("A", wavBytes(16000, 4000, 1), 16000)}}); err != nil {
+		t.Fatal(err)
+	}
+	before := logSize(t, r)
+	for name, c := range map[string]struct {
+		want string
+		run  func() error
+	}{
+		"licensee with a leading space": {"remove the spaces", func() error {
+			_, err := r.BuildRelease(ctx, ReleaseSpec{Purpose: "research", Licensee: " acme", Out: filepath.Join(t.TempDir(), "out")})
+			return err
+		}},
+		"licensee of 201 characters": {"at most 200", func() error {
+			_, err := r.BuildRelease(ctx, ReleaseSpec{Purpose: "research", Licensee: strings.Repeat("a", 201), Out: filepath.Join(t.TempDir(), "out")})
+			return err
+		}},
+		"steward token for ../x": {"invalid namespace", func() error {
+			_, err := r.IssueToken(ctx, TokenSpec{Role: RoleSteward, Org: "../x"})
+			return err
+		}},
+		"sample in namespace a:b": {"invalid namespace", func() error {
+			_, err := r.Register(ctx, &Batch{Samples: []SampleInput{withNamespace(voiceSample("B", wavBytes(16000, 4000, 2), 16000), "a:b")}})
+			return err
+		}},
+		"sign-in link for 100000h": {"invalid link expiry", func() error {
+			_, err := r.IssueSignInLink(ctx, "A", "", 100000*time.Hour)
+			return err
+		}},
+		"payee name with an override": {"invalid account holder name", func() error {
+			_, err := r.SetPayee(ctx, "A", PayeeInput{Name: "Bob\u202e", IBAN: "GB29 NWBK 6016 1331 9268 19"})
+			return err
+		}},
+	} {
+		err := c.run()
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %q does not say %q", name, err, c.want)
+		}
+	}
+	if after := logSize(t, r); after != before {
+		t.Errorf("rejected names grew the log from %d to %d entries", before, after)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -247,6 +248,9 @@ func validateBatch(b *Batch) []Problem {
 		if invalid[i] != nil {
 			problems = append(problems, Problem{s.Where, invalid[i]})
 		}
+		if err := checkNamespace(s.Namespace); err != nil {
+			problems = append(problems, Problem{s.Where, err})
+		}
 		if id := s.Declaration.ID; id != "" {
 			if first, dup := seenIDs[id]; dup {
 				problems = append(problems, Problem{s.Where, fmt.Errorf("duplicate sample id %q, first used at %s", id, first)})
@@ -261,11 +265,28 @@ func validateBatch(b *Batch) []Problem {
 			problems = append(problems, Problem{p.Where, fmt.Errorf("participant %s declared twice, first at %s", p.SourceID, first)})
 		}
 		seenPeople[key] = p.Where
+		if err := checkNamespace(p.Namespace); err != nil {
+			problems = append(problems, Problem{p.Where, err})
+		}
 		if err := p.Attributes.Validate(); err != nil {
 			problems = append(problems, Problem{p.Where, fmt.Errorf("participant %s: %w", p.SourceID, err)})
 		}
 	}
 	return problems
+}
+
+// namespacePattern is what a namespace may look like. A namespace is
+// written before a colon in references such as gaitpdb:GaPt03 and serves
+// as a steward token's organisation, so it holds no colon, slash or space.
+var namespacePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// checkNamespace rejects a namespace that references could not name. An
+// empty one is allowed where the caller lets the registry choose.
+func checkNamespace(ns string) error {
+	if ns == "" || namespacePattern.MatchString(ns) {
+		return nil
+	}
+	return fmt.Errorf("invalid namespace %q: use up to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit, such as site-a", ns)
 }
 
 // captureSkew is how far ahead of the registry's clock a capture time may

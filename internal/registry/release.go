@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/steward-rehab/steward/internal/consent"
 	"github.com/steward-rehab/steward/internal/content"
@@ -65,7 +66,7 @@ func (r *Registry) BuildRelease(ctx context.Context, spec ReleaseSpec) (*Release
 	if err != nil {
 		return nil, err
 	}
-	if err := plaintext.Line("licensee", spec.Licensee); err != nil {
+	if err := checkLicensee(spec.Licensee); err != nil {
 		return nil, err
 	}
 	modalities := spec.Modalities
@@ -325,6 +326,22 @@ func (s *selector) flush(ctx context.Context) error {
 		return err
 	}
 	s.pending, s.people = s.pending[:0], 0
+	return nil
+}
+
+// checkLicensee rejects a licensee name that prints badly or starts a
+// release series of its own by accident: hidden characters, surrounding
+// spaces, or more than 200 characters.
+func checkLicensee(name string) error {
+	if err := plaintext.Line("licensee", name); err != nil {
+		return err
+	}
+	if strings.TrimSpace(name) != name {
+		return fmt.Errorf("invalid licensee %q: remove the spaces around the name", name)
+	}
+	if n := utf8.RuneCountInString(name); n > 200 {
+		return fmt.Errorf("invalid licensee: %d characters, at most 200", n)
+	}
 	return nil
 }
 

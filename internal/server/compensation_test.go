@@ -101,5 +101,8 @@ func TestErasureEndsParticipantToken(t *testing.T) {
 	if status, raw := h.do(registry.RoleLicensee, "GET", path, "", nil); status != http.StatusOK {
 		t.Errorf("bundle without recordings after the erasure: %d %.200s", status, raw)
 	}
+	if status, raw := h.do(registry.RoleLicensee, "GET", path+"?data=yes", "", nil); status != http.StatusBadRequest {
+		t.Errorf("bundle with data=yes: %d %.200s, want 400", status, raw)
+	}
 	h.checkStatusesDocumented()
 }

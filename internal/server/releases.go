@@ -286,7 +286,14 @@ func (s *Server) releaseBundle(w http.ResponseWriter, r *http.Request, p princip
 	if format == "" {
 		format = tarType
 	}
-	withData := r.URL.Query().Get("data") == "true"
+	var withData bool
+	switch v := r.URL.Query().Get("data"); v {
+	case "true":
+		withData = true
+	case "false", "":
+	default:
+		return newError(http.StatusBadRequest, "invalid data %q: use true or false", v)
+	}
 	if withData && p.is(registry.RoleAuditor) {
 		return newError(http.StatusForbidden, "an auditor token receives bundles without recordings: leave out data=true")
 	}
