@@ -100,7 +100,7 @@ func checkSpec(spec TokenSpec) error {
 	}
 	for role, n := range need {
 		if role == spec.Role && n.value == "" {
-			return fmt.Errorf("a %s token needs %s", role, n.flag)
+			return fmt.Errorf("%s token needs %s", WithArticle(role), n.flag)
 		}
 	}
 	if err := checkNamespace(spec.Org); err != nil {
@@ -235,6 +235,15 @@ func (r *Registry) Tokens(ctx context.Context) ([]storage.Token, error) {
 		return tx.Tokens(ctx, func(t storage.Token) error { out = append(out, t); return nil })
 	})
 	return out, err
+}
+
+// WithArticle returns a role name with "a" or "an" before it, as in "an
+// auditor token".
+func WithArticle(role string) string {
+	if role != "" && strings.ContainsRune("aeiou", rune(role[0])) {
+		return "an " + role
+	}
+	return "a " + role
 }
 
 // MaxSignInLinkTTL is the longest a sign-in link stays valid. A link sits

@@ -123,3 +123,11 @@ func TestSignInLinkExchangesOnce(t *testing.T) {
 		t.Errorf("sign-in grew the log from %d to %d entries", before.Size, after.Size)
 	}
 }
+
+func TestWithArticle(t *testing.T) {
+	for role, want := range map[string]string{RoleAuditor: "an auditor", RoleAdmin: "an admin", RoleLicensee: "a licensee", RoleSteward: "a steward"} {
+		if got := WithArticle(role); got != want {
+			t.Errorf("WithArticle(%q) = %q, want %q", role, got, want)
+		}
+	}
+}

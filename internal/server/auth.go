@@ -119,7 +119,7 @@ func (s *Server) denial(p principal, rt *route) error {
 		return newError(http.StatusUnauthorized, "missing token: send Authorization: Bearer TOKEN (steward token issue makes one)")
 	}
 	s.metrics.denied.WithLabelValues("role").Inc()
-	return newError(http.StatusForbidden, "a %s token may not %s", p.role(), rt.summary)
+	return newError(http.StatusForbidden, "%s token may not %s", registry.WithArticle(p.role()), rt.summary)
 }
 
 // errReleaseNotFound is the one refusal every release route gives for a
