@@ -75,14 +75,14 @@ func latestRevision(ctx context.Context, tx storage.ReadTx, d consent.Document) 
 	for _, other := range docs {
 		if other.Document.Supersedes == d.Supersedes {
 			return fmt.Errorf("document %s supersedes %s, which %s already supersedes: revise the newest version, %s, instead",
-				d.Version, d.Supersedes, other.Document.Version, newestRevision(docs, other.Document.Version))
+				d.Version, d.Supersedes, other.Document.Version, NewestRevision(docs, other.Document.Version))
 		}
 	}
 	return nil
 }
 
-// newestRevision follows the line of revisions from version to its end.
-func newestRevision(docs []storage.ConsentDocument, version string) string {
+// NewestRevision follows the line of revisions from version to its end.
+func NewestRevision(docs []storage.ConsentDocument, version string) string {
 	for {
 		next := ""
 		for _, d := range docs {

@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -316,11 +317,14 @@ type tierChoice struct {
 type modalityChoice struct {
 	Modality, Label string
 	Allowed         bool
+	// Offered is false when the form for new permissions does not offer
+	// the tier and modality: the box can then only be unticked.
+	Offered bool
 }
 
 // tiers lists the consent tiers, each with the decision for every
-// modality at the given time.
-func tiers(records []consent.Record, lib consent.Library, at time.Time) []tierChoice {
+// modality at the given time and whether the form offers it.
+func tiers(records []consent.Record, lib consent.Library, at time.Time, form consent.Document) []tierChoice {
 	var out []tierChoice
 	for _, purpose := range consent.Purposes() {
 		if purpose.Parent != "" {
@@ -332,7 +336,8 @@ func tiers(records []consent.Record, lib consent.Library, at time.Time) []tierCh
 		}
 		for _, m := range provenance.Modalities {
 			allowed := consent.Decide(records, lib, purpose.Code, m, at).Decision == consent.Permit
-			t.Choices = append(t.Choices, modalityChoice{Modality: m, Label: modalityNames[m], Allowed: allowed})
+			offered := slices.Contains(form.Tiers, purpose.Code) && slices.Contains(form.Modalities, m)
+			t.Choices = append(t.Choices, modalityChoice{Modality: m, Label: modalityNames[m], Allowed: allowed, Offered: offered})
 		}
 		out = append(out, t)
 	}
@@ -351,15 +356,17 @@ func (s *Server) pageConsent(w http.ResponseWriter, r *http.Request, p principal
 	if !v.Participant.ErasedAt.IsZero() {
 		content["Erased"] = v.Participant.ErasedAt
 	}
-	content["Tiers"] = tiers(v.Consent, v.Library, time.Now().UTC())
+	form, err := s.formForNewConsent(r, v.Consent)
+	if err != nil {
+		return err
+	}
+	content["Tiers"] = tiers(v.Consent, v.Library, time.Now().UTC(), form)
 	var docs []consent.Document
 	for _, d := range v.Documents {
 		docs = append(docs, d.Document)
 	}
 	content["Documents"] = docs
-	if latest, err := s.latestDocument(r); err == nil {
-		content["Document"] = latest
-	}
+	content["Form"] = form
 	var history []string
 	for _, rec := range v.Consent {
 		history = append(history, describeRecord(rec))
@@ -368,12 +375,31 @@ func (s *Server) pageConsent(w http.ResponseWriter, r *http.Request, p principal
 	return s.render(w, r, http.StatusOK, "consent", "Your consent", p, content)
 }
 
-func (s *Server) latestDocument(r *http.Request) (string, error) {
+// formForNewConsent returns the form new permissions are given under. It
+// is the newest revision of the form the participant signed last, or of
+// the registry's first form. The last registered form may belong to
+// another study.
+func (s *Server) formForNewConsent(r *http.Request, records []consent.Record) (consent.Document, error) {
 	docs, err := s.reg.Documents(r.Context())
-	if err != nil || len(docs) == 0 {
-		return "", errors.New("no consent document registered")
+	if err != nil {
+		return consent.Document{}, err
 	}
-	return docs[len(docs)-1].Document.Version, nil
+	if len(docs) == 0 {
+		return consent.Document{}, errors.New("no consent document registered")
+	}
+	version := docs[0].Document.Version
+	for _, rec := range records {
+		if rec.Action == consent.ActionGrant && rec.Document != "" {
+			version = rec.Document
+		}
+	}
+	newest := registry.NewestRevision(docs, version)
+	for _, d := range docs {
+		if d.Document.Version == newest {
+			return d.Document, nil
+		}
+	}
+	return consent.Document{}, fmt.Errorf("consent document %s is not registered", newest)
 }
 
 // describeRecord describes a consent record in plain words.
@@ -426,9 +452,12 @@ func (s *Server) pageConsentSubmit(w http.ResponseWriter, r *http.Request, p pri
 	if err != nil {
 		return err
 	}
-	document, _ := s.latestDocument(r)
+	form, err := s.formForNewConsent(r, records)
+	if err != nil {
+		return err
+	}
 	changes := 0
-	for _, t := range tiers(records, lib, time.Now().UTC()) {
+	for _, t := range tiers(records, lib, time.Now().UTC(), form) {
 		var grant, withdraw []string
 		for _, c := range t.Choices {
 			want := wanted[t.Code+":"+c.Modality]
@@ -447,7 +476,7 @@ func (s *Server) pageConsentSubmit(w http.ResponseWriter, r *http.Request, p pri
 			changes++
 		}
 		if len(grant) > 0 {
-			in := registry.GrantInput{Document: document, Tiers: []string{t.Code}, Modalities: grant, Method: "electronic"}
+			in := registry.GrantInput{Document: form.Version, Tiers: []string{t.Code}, Modalities: grant, Method: "electronic"}
 			if _, err := s.reg.Grant(r.Context(), p.token.Participant, in); err != nil {
 				return inputError(err)
 			}

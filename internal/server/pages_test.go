@@ -7,9 +7,11 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/steward-rehab/steward/internal/consent"
 	"github.com/steward-rehab/steward/internal/registry"
 )
 
@@ -217,5 +219,66 @@ func TestPageFormsRejectRepeatedFields(t *testing.T) {
 	}
 	if after := h.logSize(); after != before {
 		t.Errorf("repeated fields changed the log from %d to %d entries", before, after)
+	}
+}
+
+// New permissions are given under the newest revision of the form the
+// participant signed, not under whatever form was registered last, and
+// the page shows that form and offers only its choices.
+func TestConsentPageUsesParticipantsForm(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	other := consent.DefaultDocument()
+	other.Version, other.Title = "q1", "Consent for the balance quality audit"
+	other.Tiers, other.Modalities = []string{"clinical"}, []string{"pressure"}
+	other.ThirdPartyTransfer = false
+	other.Summary = "Your balance recordings are used to audit the clinic's care."
+	if _, err := h.reg.AddDocument(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+
+	c := browserless(t)
+	csrf := signIn(t, h, c, h.signInLink(registry.RoleAdmin, "P001"))
+	_, page := get(t, c, h.ts.URL+"/me/consent")
+	if !strings.Contains(page, "(version v1)</h3>") || strings.Contains(page, "balance quality audit") {
+		t.Errorf("consent page of a v1 signer does not offer v1:\n%s", page)
+	}
+	if strings.Contains(page, "disabled") {
+		t.Errorf("v1 offers every tier and modality, yet a box is disabled")
+	}
+
+	// Allowing clinical use of video records a grant under v1.
+	values := url.Values{"csrf": {csrf}}
+	for _, m := range regexp.MustCompile(`value="([a-z]+:[a-z]+)"[^>]*checked`).FindAllStringSubmatch(page, -1) {
+		values.Add("allow", m[1])
+	}
+	values.Add("allow", "clinical:video")
+	if resp, body := post(t, c, h.ts.URL+"/me/consent", values); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST consent: %d\n%s", resp.StatusCode, body)
+	}
+	_, records, _, err := h.reg.ConsentHistory(ctx, "P001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := records[len(records)-1]
+	if last.Document != "v1" || !slices.Equal(last.Modalities, []string{"video"}) {
+		t.Errorf("new grant %+v, want clinical video under v1", last)
+	}
+
+	// P002 signed q1 last: only q1's choices can be newly ticked.
+	if _, err := h.reg.Grant(ctx, "P002", registry.GrantInput{Document: "q1", Tiers: []string{"clinical"}, Modalities: []string{"pressure"}}); err != nil {
+		t.Fatal(err)
+	}
+	c2 := browserless(t)
+	signIn(t, h, c2, h.signInLink(registry.RoleAdmin, "P002"))
+	_, page = get(t, c2, h.ts.URL+"/me/consent")
+	if !strings.Contains(page, "balance quality audit (version q1)</h3>") {
+		t.Errorf("consent page of a q1 signer does not offer q1:\n%s", page)
+	}
+	if !regexp.MustCompile(`value="clinical:video"[^>]* disabled`).MatchString(page) {
+		t.Errorf("clinical video, which q1 does not offer, can be ticked:\n%s", page)
+	}
+	if regexp.MustCompile(`value="commercial:voice"[^>]* disabled`).MatchString(page) {
+		t.Errorf("commercial voice, allowed under v1, cannot be unticked")
 	}
 }
