@@ -280,6 +280,9 @@ func TestParticipantPagesInBrowser(t *testing.T) {
 	}
 	for _, f := range zr.File {
 		names = append(names, f.Name)
+		if f.Modified.Year() < 2000 {
+			t.Errorf("%s in the copy is dated %s", f.Name, f.Modified)
+		}
 		if f.Name == "metadata.json" {
 			rc, _ := f.Open()
 			raw, _ := io.ReadAll(rc)

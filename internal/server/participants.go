@@ -345,7 +345,8 @@ func (s *Server) writeCopy(w http.ResponseWriter, r *http.Request, pseudonym str
 	w.Header().Set("Cache-Control", "no-store")
 
 	zw := zip.NewWriter(w)
-	f, err := zw.Create("metadata.json")
+	// Without a time the entry would show as made in 1980.
+	f, err := zw.CreateHeader(&zip.FileHeader{Name: "metadata.json", Method: zip.Deflate, Modified: time.Now().UTC()})
 	if err != nil {
 		return err
 	}
