@@ -312,6 +312,15 @@ func (r *Registry) ExchangeSignIn(ctx context.Context, secret string, ttl time.D
 	return &IssuedToken{Secret: sessionSecret, Token: session}, nil
 }
 
+// CheckSignInLink reports ErrUnauthenticated when a sign-in link was used,
+// revoked or has expired, without using it.
+func (r *Registry) CheckSignInLink(ctx context.Context, secret string) error {
+	return r.store.View(ctx, func(tx storage.ReadTx) error {
+		_, err := r.lookupSecret(ctx, tx, secret, r.now().UTC(), storage.TokenSignIn)
+		return err
+	})
+}
+
 // Authenticate returns the API or session token whose secret is given, or
 // ErrUnauthenticated when it is unknown, expired, revoked, or of another
 // kind.

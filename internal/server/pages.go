@@ -160,6 +160,15 @@ func (s *Server) pageHome(w http.ResponseWriter, r *http.Request, p principal) e
 // only when the button is pressed, so a mail scanner that fetches the link
 // does not use it up.
 func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request, p principal) error {
+	// A link that can no longer sign in says so at once, rather than
+	// showing a button that fails.
+	if token := r.URL.Query().Get("token"); token != "" {
+		if err := s.reg.CheckSignInLink(r.Context(), token); errors.Is(err, registry.ErrUnauthenticated) {
+			return newError(http.StatusUnauthorized, "This sign-in link was already used or has expired. Ask your study team for a new one.")
+		} else if err != nil {
+			return err
+		}
+	}
 	nonce := make([]byte, 32)
 	_, _ = rand.Read(nonce)
 	pre := base64.RawURLEncoding.EncodeToString(nonce)

@@ -104,11 +104,22 @@ func TestSignInLinkWorksOnce(t *testing.T) {
 		t.Fatal("no session cookie after sign-in")
 	}
 
+	// Opening a used link says so at once, without a sign-in button.
 	again := browserless(t)
 	resp, page := get(t, again, link)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(page, "already used or has expired") {
+		t.Errorf("opening a used sign-in link: %d\n%s", resp.StatusCode, page)
+	}
+	if strings.Contains(page, `name="token"`) {
+		t.Error("the page of a used link still has a sign-in form")
+	}
+
+	// Posting it anyway, with a fresh form, is refused too.
+	fresh := browserless(t)
+	_, page = get(t, fresh, h.signInLink(registry.RoleAdmin, "P001"))
 	csrf := csrfField.FindStringSubmatch(page)
-	token := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(page)
-	resp, page = post(t, again, h.ts.URL+"/signin", url.Values{"token": {token[1]}, "csrf": {csrf[1]}})
+	used, _ := url.Parse(link)
+	resp, page = post(t, fresh, h.ts.URL+"/signin", url.Values{"token": {used.Query().Get("token")}, "csrf": {csrf[1]}})
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(page, "already used or has expired") {
 		t.Errorf("second use of a sign-in link: %d\n%s", resp.StatusCode, page)
 	}
