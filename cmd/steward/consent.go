@@ -69,17 +69,13 @@ func newGrantCommand(g *globals) *cobra.Command {
 				return err
 			}
 			printf(cmd, "recorded %s %s of %s at log index %d\n", rec.ID, rec.Decision, rec.Participant, rec.Seq)
-			// The grant is recorded, and the note about revisions is advice only.
-			docs, err := r.Documents(cmd.Context())
-			if err != nil {
-				printf(cmd, "  note: could not check whether form %s was revised: %v\n", in.Document, err)
-				return nil
+			if !in.Deny {
+				changed, newest, err := r.RevisedSince(cmd.Context(), in.Document, in.Tiers)
+				if err != nil {
+					return err
+				}
+				printRevisedNote(cmd, in.Document, changed, newest)
 			}
-			forms := make([]consent.Document, len(docs))
-			for i, d := range docs {
-				forms[i] = d.Document
-			}
-			printRevisedNote(cmd, forms, in)
 			return nil
 		},
 	}
@@ -285,18 +281,10 @@ relied on it lose their basis too.`,
 // does not cover. Recording such a grant is right when the participant
 // signed that form, but those purposes stay denied until they sign the
 // newest one.
-func printRevisedNote(cmd *cobra.Command, forms []consent.Document, in registry.GrantInput) {
-	if in.Deny {
-		return
-	}
-	lib := consent.Library{}
-	for _, d := range forms {
-		lib[d.Version] = d.Terms()
-	}
-	changed, newest := lib.Revised(in.Document, in.Tiers)
+func printRevisedNote(cmd *cobra.Command, document string, changed []string, newest string) {
 	if len(changed) == 0 {
 		return
 	}
 	printf(cmd, "  note: form %s was revised since; this grant does not cover %s, which major revisions changed, until the participant signs %s\n",
-		in.Document, strings.Join(changed, ", "), newest)
+		document, strings.Join(changed, ", "), newest)
 }

@@ -54,17 +54,7 @@ func remoteGrant(cmd *cobra.Command, c *client.Client, ref string, in registry.G
 	rec := res.Record
 	printf(cmd, "recorded %s %s of %s at log index %d\n", rec.ID, rec.Decision, rec.Participant, res.EventIndex)
 	printNotices(cmd, res.Notices)
-	// The grant is recorded, and the note about revisions is advice only.
-	docs, err := c.Documents(cmd.Context())
-	if err != nil {
-		printf(cmd, "  note: could not check whether form %s was revised: %v\n", in.Document, err)
-		return nil
-	}
-	forms := make([]consent.Document, len(docs))
-	for i, d := range docs {
-		forms[i] = d.Document
-	}
-	printRevisedNote(cmd, forms, in)
+	printRevisedNote(cmd, in.Document, res.NotCovered, res.NewestForm)
 	return nil
 }
 

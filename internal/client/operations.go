@@ -128,6 +128,10 @@ type ConsentResult struct {
 	Record     Record   `json:"record"`
 	EventIndex uint64   `json:"eventIndex"`
 	Notices    []Notice `json:"notices"`
+	// NotCovered lists the purposes a grant under a revised form does not
+	// cover until the participant signs NewestForm.
+	NotCovered []string `json:"notCovered,omitempty"`
+	NewestForm string   `json:"newestForm,omitempty"`
 }
 
 // Grant records a consent grant; in is the JSON body the server reads.

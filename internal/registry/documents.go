@@ -97,6 +97,23 @@ func NewestRevision(docs []storage.ConsentDocument, version string) string {
 	}
 }
 
+// RevisedSince returns the purposes of tiers that major revisions of
+// document changed, which a grant under it does not cover, and the newest
+// revision. Both are empty when nothing revised the document.
+func (r *Registry) RevisedSince(ctx context.Context, document string, tiers []string) ([]string, string, error) {
+	var lib consent.Library
+	err := r.store.View(ctx, func(tx storage.ReadTx) error {
+		var err error
+		lib, _, err = library(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	changed, newest := lib.Revised(document, tiers)
+	return changed, newest, nil
+}
+
 // Documents returns every registered consent document.
 func (r *Registry) Documents(ctx context.Context) ([]storage.ConsentDocument, error) {
 	var docs []storage.ConsentDocument

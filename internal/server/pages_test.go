@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -292,4 +293,34 @@ func TestConsentPageUsesParticipantsForm(t *testing.T) {
 	if regexp.MustCompile(`value="commercial:voice"[^>]* disabled`).MatchString(page) {
 		t.Errorf("commercial voice, allowed under v1, cannot be unticked")
 	}
+}
+
+// A grant through the API under a form revised since says which purposes
+// it does not cover.
+func TestGrantUnderRevisedFormNotes(t *testing.T) {
+	h := newHarness(t)
+	v2 := consent.DefaultDocument()
+	v2.Version, v2.Revision, v2.Supersedes = "v2", consent.RevisionMajor, "v1"
+	v2.ChangedPurposes = []string{"commercial.product"}
+	v2.Summary += "\nChanged: products built with your recordings may be sold abroad."
+	if _, err := h.reg.AddDocument(context.Background(), v2); err != nil {
+		t.Fatal(err)
+	}
+	grants := "/api/v1/participants/" + h.people["P001"] + "/consent/grants"
+	status, raw := h.do(registry.RoleAdmin, "POST", grants, "application/json",
+		strings.NewReader(`{"document":"v1","tiers":["commercial"],"modalities":["video"]}`))
+	if status != http.StatusCreated {
+		t.Fatalf("grant: %d %s", status, raw)
+	}
+	var res struct {
+		NotCovered []string `json:"notCovered"`
+		NewestForm string   `json:"newestForm"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.NotCovered, []string{"commercial.product"}) || res.NewestForm != "v2" {
+		t.Errorf("grant under v1 after v2: notCovered %v, newestForm %q", res.NotCovered, res.NewestForm)
+	}
+	h.checkStatusesDocumented()
 }

@@ -180,6 +180,10 @@ type consentResult struct {
 	Record  recordJSON   `json:"record"`
 	Index   uint64       `json:"eventIndex"`
 	Notices []noticeJSON `json:"notices"`
+	// NotCovered and NewestForm tell the caller of a grant under a revised
+	// form which purposes stay denied until the participant signs anew.
+	NotCovered []string `json:"notCovered,omitempty"`
+	NewestForm string   `json:"newestForm,omitempty"`
 }
 
 func (s *Server) grant(w http.ResponseWriter, r *http.Request, p principal) error {
@@ -259,7 +263,13 @@ func (s *Server) recordConsent(w http.ResponseWriter, r *http.Request, subject s
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, consentResult{Record: recordJSON{Record: rec, EventIndex: rec.Seq}, Index: rec.Seq, Notices: notices})
+	out := consentResult{Record: recordJSON{Record: rec, EventIndex: rec.Seq}, Index: rec.Seq, Notices: notices}
+	if rec.Action == consent.ActionGrant && rec.Decision == consent.Permit {
+		if out.NotCovered, out.NewestForm, err = s.reg.RevisedSince(r.Context(), rec.Document, rec.Tiers); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusCreated, out)
 	return nil
 }
 
