@@ -40,8 +40,8 @@ func (r *Registry) AddDocument(ctx context.Context, d consent.Document) (uint64,
 			// moment it is registered, so participants must be able to sign
 			// it from then on.
 			if from := d.EffectiveFrom(); d.Revision == consent.RevisionMajor && from.After(r.now()) {
-				return fmt.Errorf("document %s is a major revision effective from %s: it would stop use of %s now while nobody can sign it yet; register it on or after %s",
-					d.Version, d.Effective, strings.Join(d.ChangedPurposes, ", "), d.Effective)
+				return fmt.Errorf("invalid effective date %s of major revision %s: it would stop use of %s now, before anyone can sign it; register it on or after %s",
+					d.Effective, d.Version, strings.Join(d.ChangedPurposes, ", "), d.Effective)
 			}
 		}
 		var err error
@@ -54,7 +54,7 @@ func (r *Registry) AddDocument(ctx context.Context, d consent.Document) (uint64,
 		// A major revision ends the old form's grants for the purposes it
 		// changed, so released samples can lose their basis now.
 		// NOTE: this reads every released sample inside the write
-		// transaction, as release scan does; with millions of released
+		// transaction, as release scan does. With millions of released
 		// samples it holds the writer for as long as a scan takes.
 		if d.Revision == consent.RevisionMajor {
 			_, err = r.scanNotices(ctx, w)
