@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/steward-rehab/steward/internal/release"
 )
 
 // majorV2 is a consent document fixture: a major revision of the default v1
@@ -95,6 +97,13 @@ func TestConsentLifecycleOnRealData(t *testing.T) {
 		mustContain(t, c.run("release", "ack", n[1], "--licensee", "acme"), "acknowledgement of "+n[1]+" by acme")
 	}
 	mustContain(t, c.run("release", "status", bundle1), "acknowledged by acme")
+
+	// A folder whose build stopped before the bundle was written says so.
+	stopped := filepath.Join(t.TempDir(), "stopped")
+	if err := release.MarkPending(stopped, "r-stopped"); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, c.fail("verify", stopped, "--key", pub), "build of release r-stopped stopped before its bundle was written", "steward release export r-stopped")
 
 	// A bundle whose manifest lost a sample is not the logged release.
 	edited := filepath.Join(t.TempDir(), "edited")

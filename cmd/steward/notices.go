@@ -214,6 +214,9 @@ recorded; run this daily, for example from cron.`,
 // checkBundleFolder reports a path that is not a release bundle folder in
 // words a user can act on, before any file in it is opened.
 func checkBundleFolder(dir string) error {
+	if id, _ := release.Pending(dir); id != "" {
+		return fmt.Errorf("%s: the build of release %s stopped before its bundle was written: run `steward release export %s --out %s` to write it", dir, id, id, dir)
+	}
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return fmt.Errorf("%s is not a release bundle folder: pass the folder steward release build wrote, or write one with steward release export RELEASE --out DIR", dir)
 	}

@@ -91,14 +91,23 @@ func (r *Registry) BuildRelease(ctx context.Context, spec ReleaseSpec) (*Release
 	if err := release.CheckOutput(spec.Out); err != nil {
 		return nil, err
 	}
+	if err := r.checkPending(ctx, spec.Out); err != nil {
+		return nil, err
+	}
 
 	var res *ReleaseResult
 	cp, err := r.updateSigned(ctx, func(ctx context.Context, w *writer) error {
 		var err error
-		res, err = r.logRelease(ctx, w, purpose, modalities, spec.Licensee, spec.Terms)
-		return err
+		if res, err = r.logRelease(ctx, w, purpose, modalities, spec.Licensee, spec.Terms); err != nil {
+			return err
+		}
+		// The marker is durable before the release commits.
+		return release.MarkPending(spec.Out, res.Release.ID)
 	})
 	if err != nil {
+		if res != nil {
+			_ = release.ClearPending(spec.Out, res.Release.ID)
+		}
 		return nil, err
 	}
 	res.Checkpoint = cp
@@ -109,6 +118,29 @@ func (r *Registry) BuildRelease(ctx context.Context, spec ReleaseSpec) (*Release
 			res.Release.ID, res.Release.ID, err)
 	}
 	return res, nil
+}
+
+// checkPending rejects a build into a folder whose previous build logged a
+// release but stopped before writing its bundle: building again would log
+// the same selection, and charge its licensee, a second time. A marker
+// whose release was never committed is stale and is removed.
+func (r *Registry) checkPending(ctx context.Context, out string) error {
+	id, err := release.Pending(out)
+	if err != nil || id == "" {
+		return err
+	}
+	err = r.store.View(ctx, func(tx storage.ReadTx) error {
+		_, err := tx.Release(ctx, id)
+		return err
+	})
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return release.ClearPending(out, id)
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("release %s was logged for %s, but its build stopped before the bundle was written: run `steward release export %s --out %s` to write it; to build a new version anyway, delete %s",
+		id, out, id, out, release.PendingPath(out))
 }
 
 // logRelease selects the samples, writes and stores the release documents,
@@ -494,7 +526,11 @@ func (r *Registry) ExportRelease(ctx context.Context, releaseID, out string, wit
 		if withData {
 			contents.Data = r.sampleOpener(ctx, tx)
 		}
-		return release.Write(out, contents)
+		if err := release.Write(out, contents); err != nil {
+			return err
+		}
+		// The bundle is in place, so an interrupted build's marker is done.
+		return release.ClearPending(out, releaseID)
 	})
 }
 
