@@ -8,10 +8,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/steward-rehab/steward/internal/provenance"
 	"github.com/steward-rehab/steward/internal/registry"
+	"github.com/steward-rehab/steward/internal/strictjson"
 )
 
 // bidsNamespace holds the participants of every BIDS dataset.
@@ -20,6 +22,10 @@ import (
 // two BIDS datasets imported into one registry share their participants.
 // Import each into its own registry until the namespace names the dataset.
 const bidsNamespace = "bids"
+
+// bidsSubject is a BIDS participant_id: sub- and an alphanumeric label, as
+// the BIDS specification defines labels.
+var bidsSubject = regexp.MustCompile(`^sub-[A-Za-z0-9]+$`)
 
 const datasetDescriptionFile = "dataset_description.json"
 
@@ -104,6 +110,10 @@ func readDatasetDescription(dir string, rep *Report, probs *problems) (bidsDatas
 		License    string
 		Authors    []string
 		DatasetDOI string
+	}
+	if path, dup := strictjson.DuplicateName(raw); dup {
+		probs.add(datasetDescriptionFile, "field %s is given twice: keep one value", path)
+		return ds, nil
 	}
 	if err := json.Unmarshal(raw, &desc); err != nil {
 		probs.add(datasetDescriptionFile, "invalid JSON: %w", err)
@@ -209,6 +219,10 @@ func bidsRecording(ds bidsDataset, m bidsMotion, scans map[string]*scanEntry, kn
 	}
 
 	label, hasSubject := m.name.entities["sub"]
+	if hasSubject && !bidsSubject.MatchString("sub-"+label) {
+		probs.add(m.rel, "subject label %q is not a BIDS label: use letters and digits only, such as sub-01", label)
+		return registry.SampleInput{}, false, nil
+	}
 	if !hasSubject || !strings.HasPrefix(m.rel, "sub-"+label+"/") {
 		probs.add(m.rel, "the file name's sub- entity does not match its subject folder: name it sub-<label>_..._motion.tsv inside sub-<label>/")
 		return registry.SampleInput{}, false, nil

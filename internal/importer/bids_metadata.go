@@ -9,6 +9,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/steward-rehab/steward/internal/strictjson"
 )
 
 // bidsName is a BIDS file name split into its key-value entities, its
@@ -122,6 +124,9 @@ func readJSONObject(file string) (map[string]any, error) {
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
+	}
+	if path, dup := strictjson.DuplicateName(raw); dup {
+		return nil, fmt.Errorf("field %s is given twice: keep one value", path)
 	}
 	var fields map[string]any
 	if err := json.Unmarshal(raw, &fields); err != nil {

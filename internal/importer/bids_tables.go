@@ -12,6 +12,7 @@ import (
 
 	"github.com/steward-rehab/steward/internal/participant"
 	"github.com/steward-rehab/steward/internal/registry"
+	"github.com/steward-rehab/steward/internal/strictjson"
 )
 
 const (
@@ -91,7 +92,9 @@ func (bp *bidsParticipants) readSidecar(dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(raw, &bp.columns); err != nil {
+	if path, dup := strictjson.DuplicateName(raw); dup {
+		bp.probs.add(participantsSidecar, "field %s is given twice: keep one value", path)
+	} else if err := json.Unmarshal(raw, &bp.columns); err != nil {
 		bp.probs.add(participantsSidecar, "invalid JSON: %w", err)
 	}
 	return nil
@@ -124,8 +127,8 @@ func (bp *bidsParticipants) participant(line int, cells []string) (registry.Part
 		return ""
 	}
 	id := cell("participant_id")
-	if !strings.HasPrefix(id, "sub-") || len(id) == len("sub-") {
-		bp.probs.add(at, "participant_id %s is not a BIDS subject label such as sub-01", describeCell(id))
+	if !bidsSubject.MatchString(id) {
+		bp.probs.add(at, "participant_id %s is not a BIDS subject label such as sub-01: use sub- and then letters and digits only", describeCell(id))
 		return registry.ParticipantInput{}, false
 	}
 	if first, dup := bp.seen[id]; dup {

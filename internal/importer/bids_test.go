@@ -197,3 +197,38 @@ func TestBIDSMissingSidecarField(t *testing.T) {
 		t.Errorf("no problem naming TaskName at the sidecar in %v", problems)
 	}
 }
+
+func TestBIDSRejectsInvalidSubjectLabels(t *testing.T) {
+	for _, id := range []string{"sub-\x1b[31mRED", "sub-\xff1", "sub-a\u200bb", "sub-ev\u202eil", "sub-../x", "sub-a_b"} {
+		dir := copyBIDSWithSignal(t, func(dir string) {
+			p := filepath.Join(dir, "participants.tsv")
+			raw, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, p, string(raw)+id+"\t99\t30\tF\tyoung\tR\n")
+		})
+		_, _, err := BIDS(dir)
+		problems := batchProblems(t, err)
+		if _, ok := findProblem(problems, "participants.tsv line 7", "not a BIDS subject label"); !ok {
+			t.Errorf("participant_id %q: no problem in %v", id, problems)
+		}
+	}
+}
+
+func TestBIDSSidecarRepeatedField(t *testing.T) {
+	sidecar := "sub-13/ses-walk/motion/sub-13_ses-walk_task-dualWalking_tracksys-PhaseSpace1_motion.json"
+	dir := copyBIDSWithSignal(t, func(dir string) {
+		p := filepath.Join(dir, filepath.FromSlash(sidecar))
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, p, strings.Replace(string(raw), `"SamplingFrequency":480`, `"SamplingFrequency":480,"SamplingFrequency":100`, 1))
+	})
+	_, _, err := BIDS(dir)
+	problems := batchProblems(t, err)
+	if _, ok := findProblem(problems, sidecar, "SamplingFrequency is given twice"); !ok {
+		t.Errorf("no problem naming the repeated SamplingFrequency in %v", problems)
+	}
+}
