@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/steward-rehab/steward/internal/provenance"
 	"github.com/steward-rehab/steward/internal/registry"
@@ -83,6 +84,28 @@ func Manifest(path string, namespace string) (*registry.Batch, *Report, error) {
 	return b, rep, nil
 }
 
+// checkUTF8 rejects a manifest that is not valid UTF-8. Decoding would
+// replace each invalid byte with U+FFFD, so a Latin-1 "é" in a collector
+// id would be registered and logged as another value.
+func checkUTF8(name string, raw []byte) error {
+	if utf8.Valid(raw) {
+		return nil
+	}
+	line, start := 1, 0
+	for i := 0; i < len(raw); {
+		r, size := utf8.DecodeRune(raw[i:])
+		if r == utf8.RuneError && size == 1 {
+			return fmt.Errorf("%s: invalid UTF-8 byte 0x%02X at byte %d of the line: save the manifest as UTF-8",
+				where(name, line), raw[i], i-start+1)
+		}
+		if raw[i] == '\n' {
+			line, start = line+1, i+1
+		}
+		i += size
+	}
+	return nil
+}
+
 // openManifest reads the manifest's text with any byte order mark removed
 // and every line ending turned into LF.
 func openManifest(path, namespace string, rep *Report) (*manifest, string, error) {
@@ -98,7 +121,11 @@ func openManifest(path, namespace string, rep *Report) (*manifest, string, error
 	if err != nil {
 		return nil, "", err
 	}
-	text := string(normalizeNewlines(bytes.TrimPrefix(raw, utf8BOM)))
+	raw = bytes.TrimPrefix(raw, utf8BOM)
+	if err := checkUTF8(filepath.Base(path), raw); err != nil {
+		return nil, "", err
+	}
+	text := string(normalizeNewlines(raw))
 	m := &manifest{
 		name:          filepath.Base(path),
 		dir:           dir,

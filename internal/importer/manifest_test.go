@@ -367,3 +367,17 @@ func TestManifestWFDBMissingSignal(t *testing.T) {
 		t.Fatalf("no problem naming rec/als1.let in:\n%v", err)
 	}
 }
+
+func TestManifestInvalidUTF8(t *testing.T) {
+	dir := manifestFolder(t)
+	path := filepath.Join(dir, "m.csv")
+	// Line 3 has a collector id with a Latin-1 "é" (0xE9), as a spreadsheet
+	// saving in Windows-1252 writes it.
+	latin1 := strings.Replace(csvRow("walks/w2.wav", "16000"), "site-a", "site-\xe9", 1)
+	writeFile(t, path, csvHeader+"\n"+csvRow("walks/w1.wav", "16000")+"\n"+latin1+"\n")
+	column := strings.Index(latin1, "\xe9") + 1
+	_, _, err := Manifest(path, "")
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("m.csv line 3: invalid UTF-8 byte 0xE9 at byte %d of the line", column)) {
+		t.Errorf("manifest with a Latin-1 byte: %v", err)
+	}
+}
