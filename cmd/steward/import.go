@@ -93,6 +93,7 @@ func printRegistered(cmd *cobra.Command, res *client.ImportResult) {
 	for _, s := range res.Samples {
 		if s.Duplicate {
 			dup++
+			printf(cmd, "already registered %s (%s) as %s of %s at log index %d\n", s.Where, short(s.Digest), s.Sample, s.Participant, s.EventIndex)
 			if len(s.Differs) > 0 {
 				printf(cmd, "note: %s: same content as %s, registered before with other values of %s; the first registration's values are kept\n",
 					s.Where, s.Sample, strings.Join(s.Differs, ", "))
