@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -148,5 +150,25 @@ func TestNamesAndLimitsRejected(t *testing.T) {
 	}
 	if after := logSize(t, r); after != before {
 		t.Errorf("rejected names grew the log from %d to %d entries", before, after)
+	}
+}
+
+func TestBatchErrorTextIsBounded(t *testing.T) {
+	var problems []Problem
+	for i := range 250 {
+		problems = append(problems, Problem{Where: fmt.Sprintf("m.csv line %d", i+2), Err: errors.New("collectorId " + strings.Repeat("x", 5000))})
+	}
+	text := (&BatchError{Problems: problems}).Error()
+	if len(text) > 150_000 {
+		t.Errorf("error text of %d bytes", len(text))
+	}
+	if !strings.HasPrefix(text, "250 problem(s)") {
+		t.Errorf("error text does not count every problem: %.80s", text)
+	}
+	if !strings.Contains(text, "and 150 more problem(s)") {
+		t.Error("error text does not say how many problems it leaves out")
+	}
+	if !strings.Contains(text, "more bytes)") {
+		t.Error("a long problem is not marked as shortened")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/steward-rehab/steward/internal/content"
 	"github.com/steward-rehab/steward/internal/event"
@@ -75,12 +76,36 @@ func (e *BatchError) Unwrap() []error {
 	return errs
 }
 
+// Limits of a batch error's text: a manifest with a 30 MB cell or 200,000
+// bad columns must not print that much back.
+const (
+	shownProblems = 100
+	shownProblem  = 1000 // bytes of one problem's text
+)
+
 func (e *BatchError) Error() string {
-	lines := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		lines[i] = p.Error()
+	n := min(len(e.Problems), shownProblems)
+	lines := make([]string, 0, n+1)
+	for _, p := range e.Problems[:n] {
+		lines = append(lines, clip(p.Error(), shownProblem))
+	}
+	if more := len(e.Problems) - n; more > 0 {
+		lines = append(lines, fmt.Sprintf("and %d more problem(s) like these: fix the ones above and run again to see the rest", more))
 	}
 	return fmt.Sprintf("%d problem(s), nothing was registered:\n  %s", len(e.Problems), strings.Join(lines, "\n  "))
+}
+
+// clip shortens s to at most limit bytes, on a rune boundary, and says how
+// much was left out.
+func clip(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d more bytes)", s[:cut], len(s)-cut)
 }
 
 // Registered is the outcome for one sample.
