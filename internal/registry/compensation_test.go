@@ -492,6 +492,20 @@ func TestPayoutBatches(t *testing.T) {
 	if _, err := r.PayoutFile(ctx, res.Batch.ID); err == nil || !strings.Contains(err.Error(), "erased") {
 		t.Errorf("file of a batch with erased details: %v", err)
 	}
+
+	// A return that states no reason is recorded as reason not specified.
+	for _, p := range res.Payments {
+		if p.EndToEndID == p2.EndToEndID {
+			continue
+		}
+		unexplained, err := r.RejectPayments(ctx, res.Batch.ID, []RejectedPayment{{EndToEndID: p.EndToEndID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := unexplained[0].Return.Reason; got != ReasonNotSpecified {
+			t.Errorf("return without a reason recorded reason %q, want %s", got, ReasonNotSpecified)
+		}
+	}
 	verifyLedger(t, r)
 	verifyRegistry(t, r)
 }

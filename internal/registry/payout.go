@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -346,6 +347,10 @@ type ReturnResult struct {
 	Repeated bool
 }
 
+// ReasonNotSpecified is the ISO 20022 status reason code MS03, "reason not
+// specified", recorded for a rejection that gives no reason.
+const ReasonNotSpecified = "MS03"
+
 // maxReasonCode is the longest bank reason code, as ISO 20022 Max35Text.
 const maxReasonCode = 35
 
@@ -370,6 +375,17 @@ func (r *Registry) RejectBatch(ctx context.Context, batchID, reason string) ([]R
 func (r *Registry) rejectPayments(ctx context.Context, batchID string, rejected []RejectedPayment, all bool, allReason string) ([]ReturnResult, error) {
 	if all {
 		rejected = []RejectedPayment{{EndToEndID: "all payments", Reason: allReason}}
+	}
+	// A return without a reason, from the command line or a status report
+	// without StsRsnInf, gets the ISO 20022 code for an unspecified one.
+	rejected = slices.Clone(rejected)
+	for i := range rejected {
+		if rejected[i].Reason == "" {
+			rejected[i].Reason = ReasonNotSpecified
+		}
+	}
+	if allReason == "" {
+		allReason = ReasonNotSpecified
 	}
 	for _, rp := range rejected {
 		if len(rp.Reason) > maxReasonCode || strings.ContainsFunc(rp.Reason, func(c rune) bool { return c <= ' ' || c > '~' }) {
