@@ -168,9 +168,20 @@ func TestCompensationOnRealData(t *testing.T) {
 	mustContain(t, out, "3 payments", "skipped participant:"+samples["SiPt02_01.txt"][1])
 	batchID := regexp.MustCompile(`batch (b-[0-9a-z]+)`).FindStringSubmatch(out)[1]
 	validatePain001(t, first)
-	mustContain(t, c.run(append([]string{"payout", "export", "--format", "pain.001", "--out", filepath.Join(dir, "again.xml")}, debtor...)...), "nothing to pay")
+	mustContain(t, c.run(append([]string{"payout", "export", "--format", "pain.001", "--out", filepath.Join(dir, "again.xml")}, debtor...)...),
+		"nothing to pay", "the newest batch is "+batchID, "steward payout export --batch "+batchID)
+
+	// A write killed half-way leaves its temporary file; the next write to
+	// the same path replaces and removes it.
 	again := filepath.Join(dir, "batch-again.xml")
+	stale := filepath.Join(dir, ".batch-again.xml.steward-payout")
+	if err := os.WriteFile(stale, []byte("<Document>cut off"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	c.run("payout", "export", "--batch", batchID, "--format", "pain.001", "--out", again)
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("the temporary file of a killed write is still there")
+	}
 	a, _ := os.ReadFile(first)
 	b, _ := os.ReadFile(again)
 	if string(a) != string(b) {

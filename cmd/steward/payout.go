@@ -75,6 +75,14 @@ STEWARD_DEBTOR_BIC.`,
 				printUnclaimed(cmd, "balances of erased participants", res.Unclaimed)
 				if res.Batch.ID == "" {
 					printf(cmd, "nothing to pay: no participant with bank details has a balance; no file written\n")
+					// An export killed after its batch was recorded leaves
+					// nothing to pay and no file, so name that batch.
+					batches, _, err := r.Batches(cmd.Context())
+					if err == nil && len(batches) > 0 {
+						last := batches[len(batches)-1]
+						printf(cmd, "the newest batch is %s of %s (%d payments, %s); if its file is missing, write it again with: steward payout export --batch %s --format %s --out FILE\n",
+							last.ID, last.CreatedAt.UTC().Format(time.RFC3339), last.Payments, ledger.FormatAmount(last.Total, last.Currency), last.ID, format)
+					}
 					return nil
 				}
 				batchID = res.Batch.ID
@@ -152,9 +160,12 @@ func bankFile(cmd *cobra.Command, r compensation, batchID, format string, write 
 }
 
 // writePrivateFile writes data to path through a temporary file beside
-// it, so path holds either the whole file or what it held before.
+// it, so path holds either the whole file or what it held before. The
+// temporary file's name follows from path, so a write killed half-way is
+// overwritten and removed by the next write to the same path.
 func writePrivateFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".steward-payout-*")
+	name := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".steward-payout")
+	tmp, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
