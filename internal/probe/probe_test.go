@@ -73,6 +73,7 @@ func TestTabularWrongRateNamesValues(t *testing.T) {
 func TestTabularBadRows(t *testing.T) {
 	cases := map[string]string{
 		"ragged row":     "0\t1\t2\n0.01\t1\n",
+		"overflow":       "0\t1\n0.01\t1e999\n",
 		"text cell":      "0\t1\n0.01\tabc\n",
 		"time goes back": "0\t1\n0.01\t1\n0.005\t1\n",
 		"only header":    "time\tx\n",
@@ -212,12 +213,12 @@ func TestWFDBArchive(t *testing.T) {
 }
 
 func TestNumericSyntax(t *testing.T) {
-	for _, ok := range []string{"0", "-1", "+2.5", ".5", "5.", "1e-7", "1.5E+10", "NaN", "nan"} {
+	for _, ok := range []string{"0", "-1", "+2.5", ".5", "5.", "1e-7", "1.5E+10", "NaN", "nan", "n/a", "N/A", "1e308", "1e-999"} {
 		if !numeric([]byte(ok)) {
 			t.Errorf("%q rejected", ok)
 		}
 	}
-	for _, bad := range []string{"", "-", ".", "1e", "e5", "1.2.3", "abc", "1,5", "0x10", "MISSING", "inf"} {
+	for _, bad := range []string{"", "-", ".", "1e", "e5", "1.2.3", "abc", "1,5", "0x10", "MISSING", "inf", "1e999", "-1e400", "n\x0fa", "n-a", strings.Repeat("9", 400)} {
 		if numeric([]byte(bad)) {
 			t.Errorf("%q accepted", bad)
 		}

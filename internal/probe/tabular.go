@@ -2,6 +2,7 @@ package probe
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -187,7 +188,11 @@ func (p *tabular) cells(raw []byte) (n int, first []byte, ok bool) {
 			break
 		}
 		if !numeric(cell) {
-			p.err = fmt.Errorf("line %d column %d: value %q is not a number", p.line, n+1, cell)
+			if _, err := strconv.ParseFloat(string(cell), 64); errors.Is(err, strconv.ErrRange) {
+				p.err = fmt.Errorf("line %d column %d: value %q is beyond the range of a 64-bit floating-point number: check the export that wrote it", p.line, n+1, cell)
+			} else {
+				p.err = fmt.Errorf("line %d column %d: value %q is not a number: write a number, or NaN or n/a for a missing value", p.line, n+1, cell)
+			}
 			return 0, nil, false
 		}
 		if n == 0 {
@@ -250,11 +255,12 @@ func (p *tabular) addTime(cell []byte) {
 }
 
 // numeric reports whether a cell is a decimal number in the forms tables
-// use (sign, digits, point, exponent), or NaN for a missing value. It checks
-// the syntax only, which is all the probe needs and much cheaper than
-// parsing every cell.
+// use (sign, digits, point, exponent), or NaN or n/a (the BIDS spelling)
+// for a missing value. It checks the syntax only, which is much cheaper
+// than parsing every cell, and parses only the rare cells long enough or
+// with an exponent large enough to overflow to infinity.
 func numeric(b []byte) bool {
-	if len(b) == 3 && (b[0]|0x20) == 'n' && (b[1]|0x20) == 'a' && (b[2]|0x20) == 'n' {
+	if missing(b) {
 		return true
 	}
 	i := 0
@@ -274,12 +280,12 @@ func numeric(b []byte) bool {
 	if digits == 0 {
 		return false
 	}
+	exp := 0
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		exp := 0
 		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
 			exp++
 		}
@@ -287,7 +293,26 @@ func numeric(b []byte) bool {
 			return false
 		}
 	}
-	return i == len(b)
+	if i != len(b) {
+		return false
+	}
+	// A float64 overflows only past about 1.8e308: with a two-digit
+	// exponent and few digits no cell comes close.
+	if exp > 2 || digits > 300 {
+		_, err := strconv.ParseFloat(string(b), 64)
+		return err == nil
+	}
+	return true
+}
+
+// missing reports whether a cell marks a missing value: NaN in any case, or
+// n/a as BIDS writes it.
+func missing(b []byte) bool {
+	if len(b) != 3 {
+		return false
+	}
+	first, last := b[0]|0x20, b[2]|0x20
+	return first == 'n' && last == 'n' && b[1]|0x20 == 'a' || first == 'n' && b[1] == '/' && last == 'a'
 }
 
 func (p *tabular) Finish() (Measured, error) {
