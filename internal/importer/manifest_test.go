@@ -381,3 +381,26 @@ func TestManifestInvalidUTF8(t *testing.T) {
 		t.Errorf("manifest with a Latin-1 byte: %v", err)
 	}
 }
+
+// A second header naming the same signal files registers the recording
+// twice, possibly for another participant, so it is rejected.
+func TestManifestWFDBSharedSignal(t *testing.T) {
+	path := wfdbManifest(t, "als1.hea", "als1.let", "als1.rit")
+	dir := filepath.Dir(path)
+	raw, err := os.ReadFile(filepath.Join(dir, "rec", "als1.hea"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "rec", "copy1.hea"), strings.Replace(string(raw), "als1", "copy1", 1))
+	first, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := strings.NewReplacer(`"rec/als1.hea"`, `"rec/copy1.hea"`, `"P017"`, `"P018"`).Replace(string(first))
+	writeFile(t, path, string(first)+second)
+	_, _, err = Manifest(path, "")
+	problems := batchProblems(t, err)
+	if _, ok := findProblem(problems, "m.jsonl line 2", `signal file "rec/als1.let"`, "also used on line 1"); !ok {
+		t.Fatalf("no problem naming the shared signal file in:\n%v", err)
+	}
+}

@@ -18,9 +18,13 @@ func (m *manifest) openWFDB(line int, clean, full string) (func() (io.ReadCloser
 		m.probs.add(at, "field path: %q must name the record's .hea header when format is wfdb", clean)
 		return nil, false
 	}
-	_, files, err := wfdb.RecordFiles(full)
+	h, files, err := wfdb.RecordFiles(full)
 	if err != nil {
 		m.probs.add(at, "field path: record header %s: %w", clean, err)
+		return nil, false
+	}
+	if base, named := strings.TrimSuffix(path.Base(clean), ".hea"), strings.SplitN(h.Record, "/", 2)[0]; named != base {
+		m.probs.add(at, "field path: record header %s names record %q: a header describes the record of its own name, so fix its first line or the file name", clean, h.Record)
 		return nil, false
 	}
 	recordDir := filepath.Dir(full)
@@ -30,6 +34,15 @@ func (m *manifest) openWFDB(line int, clean, full string) (func() (io.ReadCloser
 		if !m.checkInside(at, "field path: signal file", rel, filepath.Join(recordDir, name)) {
 			ok = false
 		}
+		// A signal file belongs to one record: a second header naming it,
+		// or a row of its own, would register the same recording twice,
+		// perhaps for another participant.
+		if first, dup := m.paths[rel]; dup {
+			m.probs.add(at, "field path: signal file %q of %s is also used on line %d: each signal file belongs to one record", rel, clean, first)
+			ok = false
+			continue
+		}
+		m.paths[rel] = line
 	}
 	if !ok {
 		return nil, false

@@ -110,8 +110,12 @@ func WFDB(dir string) (*registry.Batch, *Report, error) {
 			return nil, rep, err
 		}
 	}
+	// NOTE: signal files are compared within one import only. A header
+	// registered later that names a signal file of an earlier batch is
+	// caught only when the whole record's content is the same.
+	claimed := map[string]string{} // signal file -> the record that names it
 	for _, rec := range records {
-		s, ok, err := wfdbRecordSample(dir, rec, profile, sums, rep, &probs)
+		s, ok, err := wfdbRecordSample(dir, rec, profile, sums, claimed, rep, &probs)
 		if err != nil {
 			return nil, rep, err
 		}
@@ -205,7 +209,7 @@ func noteBackupHeaders(dir string, records []wfdbRecord, rep *Report) error {
 // wfdbRecordSample builds the sample of one listed record. ok is false for
 // a record that is skipped: a dangling reference, or one whose signal file
 // is missing or empty.
-func wfdbRecordSample(dir string, rec wfdbRecord, p wfdbProfile, sums publisherSums, rep *Report, probs *problems) (registry.SampleInput, bool, error) {
+func wfdbRecordSample(dir string, rec wfdbRecord, p wfdbProfile, sums publisherSums, claimed map[string]string, rep *Report, probs *problems) (registry.SampleInput, bool, error) {
 	at := where(recordsFile, rec.line)
 	headerPath := filepath.Join(dir, filepath.FromSlash(rec.name)+".hea")
 	if _, err := os.Stat(headerPath); errors.Is(err, fs.ErrNotExist) {
@@ -220,7 +224,22 @@ func wfdbRecordSample(dir string, rec wfdbRecord, p wfdbProfile, sums publisherS
 		probs.add(at, "record %s: %w", rec.name, err)
 		return registry.SampleInput{}, false, nil
 	}
+	// A multi-segment header writes its record as name/segments.
+	if base, named := path.Base(rec.name), strings.SplitN(h.Record, "/", 2)[0]; named != base {
+		probs.add(at, "record %s: its header %s.hea names record %q: a header describes the record of its own name, so fix the first line or the file name", rec.name, rec.name, h.Record)
+		return registry.SampleInput{}, false, nil
+	}
 	recordDir := filepath.Dir(headerPath)
+	// A signal file named by two headers would register one recording for
+	// two participants.
+	for _, name := range files[1:] {
+		key := path.Join(path.Dir(rec.name), name)
+		if other, dup := claimed[key]; dup {
+			probs.add(at, "record %s: signal file %s is also named by record %s: each signal file belongs to one record", rec.name, key, other)
+			return registry.SampleInput{}, false, nil
+		}
+		claimed[key] = rec.name
+	}
 	if ok, err := signalFilesPresent(recordDir, rec, files[1:], rep); err != nil || !ok {
 		return registry.SampleInput{}, false, err
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -261,5 +262,57 @@ func TestWFDBRecordLeavingFolder(t *testing.T) {
 	problems := batchProblems(t, err)
 	if _, ok := findProblem(problems, "RECORDS line 2", `"../elsewhere/rec2"`); !ok {
 		t.Errorf("no problem at RECORDS line 2 naming the record in %v", problems)
+	}
+}
+
+// copyGaitNDD copies the gaitndd folder and lets edit change the copy.
+func copyGaitNDD(t *testing.T, edit func(dir string)) string {
+	t.Helper()
+	src := dataset(t, "physionet-gaitndd")
+	dir := filepath.Join(t.TempDir(), "gaitndd")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			copyFile(t, filepath.Join(src, e.Name()), filepath.Join(dir, e.Name()))
+		}
+	}
+	edit(dir)
+	return dir
+}
+
+func TestWFDBHeaderOfAnotherRecord(t *testing.T) {
+	als1, err := os.ReadFile(filepath.Join(dataset(t, "physionet-gaitndd"), "als1.hea"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		header, problem string
+	}{
+		// control1.hea names als1's signal files: als1's recording would
+		// be registered a second time, for control1.
+		"signal files of another record": {strings.Replace(string(als1), "als1", "control1", 1), "signal file als1.let is also named by record als1"},
+		// The header's record line names another record.
+		"record line of another record": {strings.Replace(strings.ReplaceAll(string(als1), "als1.", "control1."), "als1", "als9", 1), `names record "als9"`},
+	} {
+		dir := copyGaitNDD(t, func(dir string) {
+			writeFile(t, filepath.Join(dir, "control1.hea"), c.header)
+			for _, ext := range []string{".let", ".rit"} {
+				copyFile(t, filepath.Join(dir, "als1"+ext), filepath.Join(dir, "control1"+ext))
+			}
+		})
+		_, _, err := WFDB(dir)
+		problems := batchProblems(t, err)
+		found := false
+		for _, p := range problems {
+			if strings.Contains(p.Err.Error(), c.problem) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: no problem saying %q in %v", name, c.problem, problems)
+		}
 	}
 }
