@@ -295,3 +295,48 @@ func TestPlainCellsMatchCells(t *testing.T) {
 		}
 	}
 }
+
+// A WAV file whose header contradicts itself, or whose chunks make the
+// audio ambiguous, is rejected.
+func TestWAVInconsistentHeaders(t *testing.T) {
+	base := wav(16000, 2, 100, 0)
+	edit := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(base)) }
+	put16 := func(b []byte, at int, v uint16) []byte { binary.LittleEndian.PutUint16(b[at:], v); return b }
+	put32 := func(b []byte, at int, v uint32) []byte { binary.LittleEndian.PutUint32(b[at:], v); return b }
+	fmtChunk := base[12:36]
+	cases := map[string]struct {
+		content []byte
+		want    string
+	}{
+		"two fmt chunks": {append(append(append([]byte{}, base[:36]...), fmtChunk...), base[36:]...), "two fmt chunks"},
+		"format tag 99":  {edit(func(b []byte) []byte { return put16(b, 20, 99) }), "format tag 99"},
+		"13-bit samples": {edit(func(b []byte) []byte { return put16(b, 34, 13) }), "13 bits per sample"},
+		"byte rate off":  {edit(func(b []byte) []byte { return put32(b, 28, 1) }), "byte rate 1"},
+		"mid-frame end": {edit(func(b []byte) []byte {
+			b = append(b, 0, 0)
+			return put32(put32(b, 40, uint32(len(b)-44)), 4, uint32(len(b)-8))
+		}), "not a whole number of 4-byte blocks"},
+		"RIFF size 10": {edit(func(b []byte) []byte { return put32(b, 4, 10) }), "RIFF chunk declares 10 bytes"},
+		"two data chunks": {func() []byte {
+			second := append([]byte("data"), 4, 0, 0, 0, 1, 2, 3, 4)
+			return put32(append(bytes.Clone(base), second...), 4, uint32(len(base)+len(second)-8))
+		}(), "two data chunks"},
+	}
+	for name, c := range cases {
+		p := For("wav", Options{})
+		p.Write(c.content)
+		_, err := p.Finish()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error saying %q", name, err, c.want)
+		}
+	}
+
+	// A LIST chunk after the audio is common and fine.
+	list := append([]byte("LIST"), 4, 0, 0, 0, 'I', 'N', 'F', 'O')
+	withList := put32(append(bytes.Clone(base), list...), 4, uint32(len(base)+len(list)-8))
+	p := For("wav", Options{})
+	p.Write(withList)
+	if m, err := p.Finish(); err != nil || m.Frames != 100 {
+		t.Errorf("WAV with a LIST chunk after the data: %+v, %v", m, err)
+	}
+}
