@@ -60,7 +60,7 @@ registry makes it and --base-url gives the server's address.`,
 			return nil
 		},
 	}
-	cmd.Flags().DurationVar(&ttl, "expires", 24*time.Hour, "how long the link stays valid")
+	cmd.Flags().DurationVar(&ttl, "expires", 24*time.Hour, "how long the link stays valid, at most 720h (30 days)")
 	cmd.Flags().StringVar(&baseURL, "base-url", envOr("STEWARD_BASE_URL", "http://127.0.0.1:8080"), "address of steward serve that the link starts with (env STEWARD_BASE_URL)")
 	return cmd
 }
