@@ -95,8 +95,8 @@ func (e *BatchError) Error() string {
 	return fmt.Sprintf("%d problem(s), nothing was registered:\n  %s", len(e.Problems), strings.Join(lines, "\n  "))
 }
 
-// clip shortens s to at most limit bytes, on a rune boundary, and says how
-// much was left out.
+// clip shortens s to at most limit bytes, on a rune boundary, and appends
+// the number of bytes left out.
 func clip(s string, limit int) string {
 	if len(s) <= limit {
 		return s
