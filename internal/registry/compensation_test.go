@@ -242,6 +242,16 @@ func TestAddPolicyVersions(t *testing.T) {
 	if err != nil || got.Policy.Version != 2 {
 		t.Errorf("newest version %+v, %v", got.Policy, err)
 	}
+
+	// Versions only go up: the newest registered policy is in force.
+	p.Version, p.PerSample["voice"] = 5, 400
+	if _, _, err := r.AddPolicy(ctx, p); err != nil {
+		t.Fatalf("version 5: %v", err)
+	}
+	p.Version, p.PerSample["voice"] = 3, 450
+	if _, _, err := r.AddPolicy(ctx, p); err == nil || !strings.Contains(err.Error(), "older than the registered version 5") {
+		t.Errorf("version 3 after version 5: %v", err)
+	}
 }
 
 // TestLicensedReleaseAndRoyalties builds a licensed release under a

@@ -48,6 +48,10 @@ func (r *Registry) AddPolicy(ctx context.Context, p ledger.Policy) (storage.Stor
 			return fmt.Errorf("policy %s is registered with other terms: leave out version to register version %d, or set a new version", p.Ref(), latest+1)
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return err
+		} else if p.Version < latest {
+			// The newest registered policy is in force, so an older
+			// version number would read as superseded when it is not.
+			return fmt.Errorf("policy %s is older than the registered version %d: give a version above %d, or leave out version", p.Ref(), latest, latest)
 		}
 
 		digest, err := p.Digest()
