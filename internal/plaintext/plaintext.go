@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Line checks a one-line value, such as a name or a title, and returns an
@@ -27,6 +28,11 @@ func Paragraphs(field, value string) error {
 }
 
 func check(field, value string, reject func(rune) bool) error {
+	// Invalid UTF-8 would be stored as it came but logged as U+FFFD, so
+	// the table and the log would disagree.
+	if !utf8.ValidString(value) {
+		return fmt.Errorf("invalid %s %q: it is not valid UTF-8, so write it as UTF-8 text", field, value)
+	}
 	i := strings.IndexFunc(value, reject)
 	if i < 0 {
 		return nil

@@ -6,7 +6,7 @@ import (
 )
 
 func TestLineRejectsHiddenCharacters(t *testing.T) {
-	for _, bad := range []string{"a\nb", "ev\u202eil", "zero\u200bwidth", "nul\x00", "tab\there"} {
+	for _, bad := range []string{"a\nb", "ev\u202eil", "zero\u200bwidth", "nul\x00", "tab\there", "x\xffy"} {
 		err := Line("licensee", bad)
 		if err == nil {
 			t.Errorf("%q accepted", bad)

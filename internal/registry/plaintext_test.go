@@ -118,6 +118,10 @@ func TestNamesAndLimitsRejected(t *testing.T) {
 			_, err := r.BuildRelease(ctx, ReleaseSpec{Purpose: "research", Licensee: " acme", Out: filepath.Join(t.TempDir(), "out")})
 			return err
 		}},
+		"licensee with an invalid UTF-8 byte": {"not valid UTF-8", func() error {
+			_, err := r.IssueToken(ctx, TokenSpec{Role: RoleLicensee, Licensee: "x\xffy"})
+			return err
+		}},
 		"licensee of 201 characters": {"at most 200", func() error {
 			_, err := r.BuildRelease(ctx, ReleaseSpec{Purpose: "research", Licensee: strings.Repeat("a", 201), Out: filepath.Join(t.TempDir(), "out")})
 			return err

@@ -46,6 +46,8 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"wrong type", registry.RoleAdmin, "POST", p001 + "/consent/withdrawals", "application/json", `{"tiers":"commercial"}`, 400, "field tiers must be"},
 		{"field twice in another case", registry.RoleAdmin, "POST", p001 + "/consent/withdrawals", "application/json", `{"tiers":["research"],"modalities":["voice"],"Tiers":["commercial"]}`, 400, `field "Tiers" is given twice`},
 		{"field twice", registry.RoleAdmin, "POST", p001 + "/consent/withdrawals", "application/json", `{"tiers":["research"],"modalities":["voice"],"tiers":["commercial"]}`, 400, `field "tiers" is given twice`},
+		{"null tiers", registry.RoleAdmin, "POST", p001 + "/consent/withdrawals", "application/json", `{"tiers":null}`, 400, "tiers is empty or null"},
+		{"empty modalities", registry.RoleAdmin, "POST", p001 + "/consent/withdrawals", "application/json", `{"tiers":["research"],"modalities":[]}`, 400, "modalities is empty or null"},
 		{"two objects", registry.RoleAdmin, "POST", p001 + "/consent/withdrawals", "application/json", `{"tiers":["commercial"]} {}`, 400, "unexpected data after the first object"},
 		{"empty body", registry.RoleAdmin, "POST", p001 + "/consent/withdrawals", "application/json", ``, 400, "empty request body"},
 		{"not JSON", registry.RoleAdmin, "POST", p001 + "/consent/withdrawals", "text/plain", `tiers=commercial`, 415, "send application/json"},

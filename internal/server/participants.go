@@ -142,6 +142,28 @@ type GrantRequest struct {
 	MajorityMonth string     `json:"majorityMonth,omitempty"`
 }
 
+// withdrawBody is WithdrawRequest as the handler reads it, telling a list
+// left out from one given as null.
+type withdrawBody struct {
+	Tiers      optionalList `json:"tiers"`
+	Modalities optionalList `json:"modalities"`
+	Method     string       `json:"method"`
+	Witness    string       `json:"witness"`
+}
+
+// optionalList is a list field that records whether it was present.
+// encoding/json calls UnmarshalJSON for a present field even when it is
+// null, and never for a missing one.
+type optionalList struct {
+	set    bool
+	values []string
+}
+
+func (l *optionalList) UnmarshalJSON(raw []byte) error {
+	l.set = true
+	return json.Unmarshal(raw, &l.values)
+}
+
 // WithdrawRequest is the body of POST .../consent/withdrawals.
 type WithdrawRequest struct {
 	Tiers      []string `json:"tiers,omitempty"`
@@ -216,11 +238,21 @@ func (s *Server) withdraw(w http.ResponseWriter, r *http.Request, p principal) e
 	if err != nil {
 		return err
 	}
-	var req WithdrawRequest
+	var req withdrawBody
 	if err := decodeJSON(w, r, s.cfg.MaxJSONBytes, &req); err != nil {
 		return err
 	}
-	in := registry.WithdrawInput{Tiers: req.Tiers, Modalities: req.Modalities, Method: req.Method, Witness: req.Witness}
+	// Leaving a list out withdraws everything; null is what an encoder
+	// writes for an empty list, so it is refused like [].
+	for _, l := range []struct {
+		name string
+		list optionalList
+	}{{"tiers", req.Tiers}, {"modalities", req.Modalities}} {
+		if l.list.set && len(l.list.values) == 0 {
+			return newError(http.StatusBadRequest, "%s is empty or null: name the %s to withdraw, or leave the field out to withdraw all of them", l.name, l.name)
+		}
+	}
+	in := registry.WithdrawInput{Tiers: req.Tiers.values, Modalities: req.Modalities.values, Method: req.Method, Witness: req.Witness}
 	if in.Method == "" {
 		in.Method = defaultMethod(p)
 	}
