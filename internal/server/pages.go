@@ -331,6 +331,19 @@ type modalityChoice struct {
 	Offered bool
 }
 
+// tierAllowed reports whether any purpose of the tier is permitted for the
+// modality: a form may cover only a narrower purpose, such as
+// research.rehabilitation, and its grant is still one the participant can
+// see and take back.
+func tierAllowed(records []consent.Record, lib consent.Library, tier, modality string, at time.Time) bool {
+	for _, p := range consent.Purposes() {
+		if p.Tier == tier && consent.Decide(records, lib, p.Code, modality, at).Permitted() {
+			return true
+		}
+	}
+	return false
+}
+
 // tiers lists the consent tiers, each with the decision for every
 // modality at the given time and whether the form offers it.
 func tiers(records []consent.Record, lib consent.Library, at time.Time, form consent.Document) []tierChoice {
@@ -344,7 +357,7 @@ func tiers(records []consent.Record, lib consent.Library, at time.Time, form con
 			t.Label = purpose.Label
 		}
 		for _, m := range provenance.Modalities {
-			allowed := consent.Decide(records, lib, purpose.Code, m, at).Decision == consent.Permit
+			allowed := tierAllowed(records, lib, purpose.Tier, m, at)
 			offered := slices.Contains(form.Tiers, purpose.Code) && slices.Contains(form.Modalities, m)
 			t.Choices = append(t.Choices, modalityChoice{Modality: m, Label: modalityNames[m], Allowed: allowed, Offered: offered})
 		}
@@ -465,8 +478,19 @@ func (s *Server) pageConsentSubmit(w http.ResponseWriter, r *http.Request, p pri
 	if err != nil {
 		return err
 	}
+	// Every new permission is checked against the form before anything is
+	// recorded, so a rejected save changes nothing.
+	choices := tiers(records, lib, time.Now().UTC(), form)
+	for _, t := range choices {
+		for _, c := range t.Choices {
+			if wanted[t.Code+":"+c.Modality] && !c.Allowed && !c.Offered {
+				return newError(http.StatusBadRequest, "Nothing was changed: form %s does not offer %s use of %s recordings. Reload the page and try again.",
+					form.Version, strings.ToLower(t.Label), strings.ToLower(c.Label))
+			}
+		}
+	}
 	changes := 0
-	for _, t := range tiers(records, lib, time.Now().UTC(), form) {
+	for _, t := range choices {
 		var grant, withdraw []string
 		for _, c := range t.Choices {
 			want := wanted[t.Code+":"+c.Modality]

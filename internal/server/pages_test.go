@@ -324,3 +324,59 @@ func TestGrantUnderRevisedFormNotes(t *testing.T) {
 	}
 	h.checkStatusesDocumented()
 }
+
+// A grant under a form that covers only a narrower purpose shows as given,
+// can be taken back, and a save the form cannot honour changes nothing.
+func TestConsentPageNarrowForm(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	rehab := consent.DefaultDocument()
+	rehab.Version, rehab.Title = "rehab1", "Consent for rehabilitation research"
+	rehab.Tiers, rehab.Modalities, rehab.Purposes = []string{"research"}, []string{"video"}, []string{"research.rehabilitation"}
+	rehab.ThirdPartyTransfer = false
+	if _, err := h.reg.AddDocument(ctx, rehab); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.reg.Grant(ctx, "P002", registry.GrantInput{Document: "rehab1", Tiers: []string{"research"}, Modalities: []string{"video"}}); err != nil {
+		t.Fatal(err)
+	}
+	c := browserless(t)
+	csrf := signIn(t, h, c, h.signInLink(registry.RoleAdmin, "P002"))
+	_, page := get(t, c, h.ts.URL+"/me/consent")
+	if !regexp.MustCompile(`value="research:video"[^>]* checked`).MatchString(page) {
+		t.Fatalf("research use of video, granted under rehab1, is not shown as given:\n%s", page)
+	}
+	var kept []string
+	for _, m := range regexp.MustCompile(`value="([a-z]+:[a-z]+)"[^>]*checked`).FindAllStringSubmatch(page, -1) {
+		if m[1] != "research:video" {
+			kept = append(kept, m[1])
+		}
+	}
+	history := func() []consent.Record {
+		_, records, _, err := h.reg.ConsentHistory(ctx, "P002")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return records
+	}
+
+	// A save asking for a use the form does not offer records nothing.
+	before := len(history())
+	bad := url.Values{"csrf": {csrf}, "allow": append(slices.Clone(kept), "clinical:video")}
+	if resp, _ := post(t, c, h.ts.URL+"/me/consent", bad); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("save with clinical video under rehab1: %d, want 400", resp.StatusCode)
+	}
+	if n := len(history()); n != before {
+		t.Errorf("the rejected save recorded %d records", n-before)
+	}
+
+	// Unticking the box withdraws it.
+	if resp, _ := post(t, c, h.ts.URL+"/me/consent", url.Values{"csrf": {csrf}, "allow": kept}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save without research video: %d", resp.StatusCode)
+	}
+	records := history()
+	last := records[len(records)-1]
+	if last.Action != consent.ActionWithdraw || !slices.Equal(last.Tiers, []string{"research"}) || !slices.Equal(last.Modalities, []string{"video"}) {
+		t.Errorf("last record %+v, want a withdrawal of research video", last)
+	}
+}
