@@ -189,3 +189,59 @@ func TestMajorRevisionEffectiveLaterRejected(t *testing.T) {
 		t.Errorf("the same revision once effective: %v", err)
 	}
 }
+
+// A revision of a narrower purpose ends the licence of a broader release
+// that allowed it, so that release gets a notice too; a release built
+// after the revision, whose licence prohibits the purpose, does not.
+func TestNarrowerRevisionNoticesBroadRelease(t *testing.T) {
+	ctx := context.Background()
+	r, clk := newTestRegistry(t)
+	if _, err := r.Register(ctx, &Batch{Samples: []SampleInput{voiceSample("A", wavBytes(16000, 4000, 1), 16000)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Grant(ctx, "A", GrantInput{Document: "v1", Tiers: []string{"commercial"}, Modalities: []string{"voice"}}); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(time.Hour)
+	before, err := r.BuildRelease(ctx, ReleaseSpec{Purpose: "commercial", Out: filepath.Join(t.TempDir(), "before")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(time.Hour)
+
+	revise := func(version, supersedes string) {
+		t.Helper()
+		d := consent.DefaultDocument()
+		d.Version, d.Revision, d.Supersedes = version, consent.RevisionMajor, supersedes
+		d.ChangedPurposes = []string{"commercial.product"}
+		d.Summary += "\nChanged: products " + version + "."
+		if _, err := r.AddDocument(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	revise("v2", "v1")
+	_, notices, err := r.ReleaseStatus(ctx, before.Release.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notices) != 1 || notices[0].Reason != NoticeRevised {
+		t.Fatalf("notices on the commercial release after the product revision: %+v, want one revised", notices)
+	}
+
+	clk.advance(time.Hour)
+	after, err := r.BuildRelease(ctx, ReleaseSpec{Purpose: "commercial", Out: filepath.Join(t.TempDir(), "after")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(after.Trailer.ExcludedPurposes, "commercial.product") {
+		t.Fatalf("release after the revision excludes %v", after.Trailer.ExcludedPurposes)
+	}
+	clk.advance(time.Hour)
+	revise("v3", "v2")
+	if _, notices, err := r.ReleaseStatus(ctx, after.Release.ID); err != nil || len(notices) != 0 {
+		t.Errorf("notices on a release that already prohibited product use: %+v, %v", notices, err)
+	}
+	if _, err := r.VerifyLog(ctx); err != nil {
+		t.Errorf("log verify: %v", err)
+	}
+}

@@ -93,6 +93,11 @@ func (r *Registry) noticesForRelease(ctx context.Context, w *writer, releaseID, 
 		}
 	}
 
+	lost, err := r.narrowerLost(ctx, w.tx, rel, records, lib, now)
+	if err != nil {
+		return nil, err
+	}
+
 	// Group the samples that lost their basis by reason.
 	byReason := map[string][]string{}
 	for _, sid := range sampleIDs {
@@ -101,6 +106,9 @@ func (r *Registry) noticesForRelease(ctx context.Context, w *writer, releaseID, 
 			return nil, err
 		}
 		explained := consent.Explain(records, lib, rel.Purpose, smp.Provenance.Modality, now)
+		if explained == "" {
+			explained = lost(smp.Provenance.Modality)
+		}
 		if explained == "" {
 			continue
 		}
@@ -131,6 +139,51 @@ func (r *Registry) noticesForRelease(ctx context.Context, w *writer, releaseID, 
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// narrowerLost returns a function that tells, for a modality, why a
+// purpose narrower than the release's lost its basis since the build, or
+// "". A release's licence allows the narrower purposes its samples
+// permitted when it was built, so a major revision of one of them, such
+// as commercial.product under a commercial release, ends the licence for
+// those samples although the release's own purpose is still permitted.
+func (r *Registry) narrowerLost(ctx context.Context, tx storage.ReadTx, rel storage.Release, records []consent.Record, lib consent.Library, now time.Time) (func(modality string) string, error) {
+	purpose, err := consent.LookupPurpose(rel.Purpose)
+	if err != nil {
+		return nil, err
+	}
+	narrower := purpose.Narrower()
+	if len(narrower) == 0 {
+		return func(string) string { return "" }, nil
+	}
+	// The documents and consent records as they stood at the build.
+	docs, err := tx.ConsentDocuments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	then := consent.Library{}
+	for _, d := range docs {
+		if d.EventIndex < rel.EventIndex {
+			then[d.Document.Version] = d.Document.Terms()
+		}
+	}
+	var before []consent.Record
+	for _, rec := range records {
+		if rec.Seq < rel.EventIndex {
+			before = append(before, rec)
+		}
+	}
+	return func(modality string) string {
+		for _, p := range narrower {
+			if !consent.Decide(before, then, p.Code, modality, rel.BuiltAt).Permitted() {
+				continue // the licence already prohibited it
+			}
+			if reason := consent.Explain(records, lib, p.Code, modality, now); reason != "" {
+				return reason
+			}
+		}
+		return ""
+	}, nil
 }
 
 func sortedReasons(m map[string][]string) []string {
