@@ -141,12 +141,12 @@ func (r *Registry) noticesForRelease(ctx context.Context, w *writer, releaseID, 
 	return out, nil
 }
 
-// narrowerLost returns a function that tells, for a modality, why a
-// purpose narrower than the release's lost its basis since the build, or
-// "". A release's licence allows the narrower purposes its samples
-// permitted when it was built, so a major revision of one of them, such
-// as commercial.product under a commercial release, ends the licence for
-// those samples although the release's own purpose is still permitted.
+// narrowerLost returns a function that gives, for a modality, the reason
+// a purpose narrower than the release's lost its basis since the build,
+// or "". The licence allows the narrower purposes its samples permitted
+// at the build. A major revision of one of them, such as
+// commercial.product under a commercial release, ends that use although
+// the release's own purpose is still permitted.
 func (r *Registry) narrowerLost(ctx context.Context, tx storage.ReadTx, rel storage.Release, records []consent.Record, lib consent.Library, now time.Time) (func(modality string) string, error) {
 	purpose, err := consent.LookupPurpose(rel.Purpose)
 	if err != nil {
@@ -156,6 +156,7 @@ func (r *Registry) narrowerLost(ctx context.Context, tx storage.ReadTx, rel stor
 	if len(narrower) == 0 {
 		return func(string) string { return "" }, nil
 	}
+
 	// The documents and consent records as they stood at the build.
 	docs, err := tx.ConsentDocuments(ctx)
 	if err != nil {
@@ -173,6 +174,7 @@ func (r *Registry) narrowerLost(ctx context.Context, tx storage.ReadTx, rel stor
 			before = append(before, rec)
 		}
 	}
+
 	return func(modality string) string {
 		for _, p := range narrower {
 			if !consent.Decide(before, then, p.Code, modality, rel.BuiltAt).Permitted() {
