@@ -47,9 +47,21 @@ func TestInterruptedBuildPointsAtExport(t *testing.T) {
 		t.Errorf("the refused build grew the log from %d to %d entries", before, after)
 	}
 
-	// Export writes the bundle and clears the marker.
+	// The killed write also left its staging folder.
+	staging := filepath.Join(filepath.Dir(out), ".rel.steward-staging")
+	if err := os.MkdirAll(staging, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(staging, "manifest.json"), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// Export writes the bundle, clears the marker and the staging folder.
 	if err := r.ExportRelease(ctx, res.Release.ID, out, false); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(staging); err == nil {
+		t.Error("the staging folder of the killed write is still there")
 	}
 	if id, _ := release.Pending(out); id != "" {
 		t.Errorf("export left the marker for %s", id)

@@ -89,15 +89,20 @@ func CheckOutput(dir string) error {
 	return os.Remove(probe)
 }
 
-// Write creates the bundle folder dir. It writes into a temporary folder
+// Write creates the bundle folder dir. It writes into a staging folder
 // beside dir and renames it into place at the end, so dir either holds a
-// whole bundle or does not exist.
+// whole bundle or does not exist. The staging folder's name follows from
+// dir, so what a killed write left there is removed by the next write.
 func Write(dir string, c Contents) (err error) {
 	if err := CheckOutput(dir); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dir)), ".steward-release-*")
-	if err != nil {
+	clean := filepath.Clean(dir)
+	tmp := filepath.Join(filepath.Dir(clean), "."+filepath.Base(clean)+".steward-staging")
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("remove the staging folder of an earlier write: %w", err)
+	}
+	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return fmt.Errorf("create bundle folder: %w", err)
 	}
 	defer func() {
