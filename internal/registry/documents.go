@@ -125,6 +125,18 @@ func (r *Registry) Documents(ctx context.Context) ([]storage.ConsentDocument, er
 	return docs, err
 }
 
+// libraryBefore returns the terms of the documents registered before log
+// index before.
+func libraryBefore(docs []storage.ConsentDocument, before uint64) consent.Library {
+	lib := consent.Library{}
+	for _, d := range docs {
+		if d.EventIndex < before {
+			lib[d.Document.Version] = d.Document.Terms()
+		}
+	}
+	return lib
+}
+
 // library returns the terms of every registered document, and the log
 // indexes of the events that registered them.
 func library(ctx context.Context, tx storage.ReadTx) (consent.Library, []uint64, error) {

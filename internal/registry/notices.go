@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"time"
@@ -52,10 +53,11 @@ func (r *Registry) issueNotices(ctx context.Context, w *writer, pseudonym string
 	if err != nil {
 		return nil, err
 	}
-	lib, _, err := library(ctx, w.tx)
+	docs, err := w.tx.ConsentDocuments(ctx)
 	if err != nil {
 		return nil, err
 	}
+	lib := libraryBefore(docs, math.MaxUint64)
 	now := r.now().UTC()
 	releases := make([]string, 0, len(released))
 	for id := range released {
@@ -65,7 +67,7 @@ func (r *Registry) issueNotices(ctx context.Context, w *writer, pseudonym string
 
 	var issued []storage.Notice
 	for _, id := range releases {
-		notices, err := r.noticesForRelease(ctx, w, id, pseudonym, released[id], records, lib, now)
+		notices, err := r.noticesForRelease(ctx, w, id, pseudonym, released[id], records, docs, lib, now)
 		if err != nil {
 			return nil, err
 		}
@@ -75,7 +77,7 @@ func (r *Registry) issueNotices(ctx context.Context, w *writer, pseudonym string
 }
 
 func (r *Registry) noticesForRelease(ctx context.Context, w *writer, releaseID, pseudonym string, sampleIDs []string,
-	records []consent.Record, lib consent.Library, now time.Time) ([]storage.Notice, error) {
+	records []consent.Record, docs []storage.ConsentDocument, lib consent.Library, now time.Time) ([]storage.Notice, error) {
 	rel, err := w.tx.Release(ctx, releaseID)
 	if err != nil {
 		return nil, err
@@ -93,7 +95,7 @@ func (r *Registry) noticesForRelease(ctx context.Context, w *writer, releaseID, 
 		}
 	}
 
-	lost, err := r.narrowerLost(ctx, w.tx, rel, records, lib, now)
+	lost, err := narrowerLost(rel, docs, records, lib, now)
 	if err != nil {
 		return nil, err
 	}
@@ -147,27 +149,15 @@ func (r *Registry) noticesForRelease(ctx context.Context, w *writer, releaseID, 
 // at the build. A major revision of one of them, such as
 // commercial.product under a commercial release, ends that use although
 // the release's own purpose is still permitted.
-func (r *Registry) narrowerLost(ctx context.Context, tx storage.ReadTx, rel storage.Release, records []consent.Record, lib consent.Library, now time.Time) (func(modality string) string, error) {
+func narrowerLost(rel storage.Release, docs []storage.ConsentDocument, records []consent.Record, lib consent.Library, now time.Time) (func(modality string) string, error) {
 	purpose, err := consent.LookupPurpose(rel.Purpose)
 	if err != nil {
 		return nil, err
 	}
 	narrower := purpose.Narrower()
-	if len(narrower) == 0 {
-		return func(string) string { return "" }, nil
-	}
 
 	// The documents and consent records as they stood at the build.
-	docs, err := tx.ConsentDocuments(ctx)
-	if err != nil {
-		return nil, err
-	}
-	then := consent.Library{}
-	for _, d := range docs {
-		if d.EventIndex < rel.EventIndex {
-			then[d.Document.Version] = d.Document.Terms()
-		}
-	}
+	then := libraryBefore(docs, rel.EventIndex)
 	var before []consent.Record
 	for _, rec := range records {
 		if rec.Seq < rel.EventIndex {
@@ -175,16 +165,24 @@ func (r *Registry) narrowerLost(ctx context.Context, tx storage.ReadTx, rel stor
 		}
 	}
 
+	// A participant's samples share a few modalities, so each is decided
+	// once.
+	reasons := map[string]string{}
 	return func(modality string) string {
+		if reason, ok := reasons[modality]; ok {
+			return reason
+		}
+		reason := ""
 		for _, p := range narrower {
 			if !consent.Decide(before, then, p.Code, modality, rel.BuiltAt).Permitted() {
 				continue // the licence already prohibited it
 			}
-			if reason := consent.Explain(records, lib, p.Code, modality, now); reason != "" {
-				return reason
+			if reason = consent.Explain(records, lib, p.Code, modality, now); reason != "" {
+				break
 			}
 		}
-		return ""
+		reasons[modality] = reason
+		return reason
 	}, nil
 }
 
