@@ -15,7 +15,7 @@ import (
 // Line checks a one-line value, such as a name or a title, and returns an
 // error naming field when it contains a control or format character.
 func Line(field, value string) error {
-	return check(field, value, hidden)
+	return check(field, value, Hidden)
 }
 
 // Paragraphs checks a value that may span lines, such as a form's text:
@@ -23,7 +23,7 @@ func Line(field, value string) error {
 // characters are not.
 func Paragraphs(field, value string) error {
 	return check(field, value, func(r rune) bool {
-		return r != '\n' && r != '\r' && r != '\t' && hidden(r)
+		return r != '\n' && r != '\r' && r != '\t' && Hidden(r)
 	})
 }
 
@@ -42,8 +42,9 @@ func check(field, value string, reject func(rune) bool) error {
 		field, value, r, i)
 }
 
-// hidden reports whether r is a control character (Unicode category Cc) or
-// a format character (Cf).
-func hidden(r rune) bool {
+// Hidden reports whether r is a control character (Unicode category Cc,
+// such as NUL, tab and newline) or a format character (Cf, such as the
+// bidirectional override U+202E and the zero-width space U+200B).
+func Hidden(r rune) bool {
 	return unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r)
 }

@@ -6,8 +6,8 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"unicode"
 
+	"github.com/steward-rehab/steward/internal/plaintext"
 	"github.com/steward-rehab/steward/internal/strictjson"
 )
 
@@ -18,7 +18,7 @@ import (
 func checkText(doc any, field string) []FieldError {
 	switch v := doc.(type) {
 	case string:
-		if i := strings.IndexFunc(v, hiddenRune); i >= 0 {
+		if i := strings.IndexFunc(v, plaintext.Hidden); i >= 0 {
 			r := []rune(v[i:])[0]
 			return []FieldError{{Field: field, Message: fmt.Sprintf(
 				"contains the invisible character %U at byte %d: remove control, bidirectional and zero-width characters", r, i)}}
@@ -30,7 +30,7 @@ func checkText(doc any, field string) []FieldError {
 			if field != "" {
 				name = field + "/" + k
 			}
-			if strings.IndexFunc(k, hiddenRune) >= 0 {
+			if strings.IndexFunc(k, plaintext.Hidden) >= 0 {
 				out = append(out, FieldError{Field: field, Message: fmt.Sprintf("the name %q contains an invisible character: remove it", k)})
 				continue
 			}
@@ -45,13 +45,6 @@ func checkText(doc any, field string) []FieldError {
 		return out
 	}
 	return nil
-}
-
-// hiddenRune reports whether r is a control character (Unicode category Cc,
-// such as NUL, tab and newline) or a format character (Cf, such as the
-// bidirectional overrides U+202E and the zero-width space U+200B).
-func hiddenRune(r rune) bool {
-	return unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r)
 }
 
 // checkDuplicateNames rejects a JSON object that names a member twice.

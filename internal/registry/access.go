@@ -109,11 +109,11 @@ func checkSpec(spec TokenSpec) error {
 	if err := checkLicensee(spec.Licensee); err != nil {
 		return fmt.Errorf("--licensee: %w", err)
 	}
+	if err := plaintext.Line("participant", spec.Participant); err != nil {
+		return err
+	}
 	scoped := map[string]string{"--participant": spec.Participant, "--licensee": spec.Licensee, "--org": spec.Org}
 	for flag, value := range scoped {
-		if err := plaintext.Line(strings.TrimPrefix(flag, "--"), value); err != nil {
-			return err
-		}
 		if value != "" && need[spec.Role].flag != flag {
 			return fmt.Errorf("%s does not apply to %s tokens", flag, spec.Role)
 		}

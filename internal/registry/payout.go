@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/steward-rehab/steward/internal/event"
@@ -42,7 +41,7 @@ var (
 // of the field, from flags (name, IBAN, BIC).
 func checkPayee(in PayeeInput, flags [3]string) (PayeeInput, error) {
 	in.Name = strings.TrimSpace(in.Name)
-	if in.Name == "" || utf8.RuneCountInString(in.Name) > 140 || strings.ContainsFunc(in.Name, unicode.IsControl) || plaintext.Line("name", in.Name) != nil {
+	if in.Name == "" || utf8.RuneCountInString(in.Name) > 140 || plaintext.Line("name", in.Name) != nil {
 		return in, fmt.Errorf("invalid account holder name: pass %s with 1 to 140 characters on one line, without control, bidirectional or zero-width characters", flags[0])
 	}
 	iban, err := ledger.NormalizeIBAN(in.IBAN)

@@ -55,14 +55,11 @@ func Pending(dir string) (string, error) {
 	return strings.TrimSpace(string(raw)), nil
 }
 
-// ClearPending removes the marker of dir if it names release id, or any
-// marker when id is empty.
+// ClearPending removes the marker of dir if it names release id.
 func ClearPending(dir, id string) error {
-	if id != "" {
-		named, err := Pending(dir)
-		if err != nil || named != id {
-			return err
-		}
+	named, err := Pending(dir)
+	if err != nil || named != id {
+		return err
 	}
 	if err := os.Remove(PendingPath(dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", PendingPath(dir), err)
