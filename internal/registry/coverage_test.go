@@ -14,17 +14,36 @@ import (
 	"github.com/steward-rehab/steward/internal/release"
 )
 
+// majorRevision returns a major revision of the default form that changes
+// the given purposes.
+func majorRevision(version, supersedes string, changed ...string) consent.Document {
+	d := consent.DefaultDocument()
+	d.Version, d.Revision, d.Supersedes = version, consent.RevisionMajor, supersedes
+	d.ChangedPurposes = changed
+	d.Summary += "\nChanged in " + version + ": " + strings.Join(changed, ", ") + "."
+	return d
+}
+
+// grantCommercialVoice registers a voice sample of participant and records
+// their grant of the commercial tier for voice under v1.
+func grantCommercialVoice(t *testing.T, r *Registry, participant string, seed byte) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := r.Register(ctx, &Batch{Samples: []SampleInput{voiceSample(participant, wavBytes(16000, 4000, seed), 16000)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Grant(ctx, participant, GrantInput{Document: "v1", Tiers: []string{"commercial"}, Modalities: []string{"voice"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A release for a broad purpose includes a participant who has not signed
 // the revision of a narrower purpose. Its licence must not allow that use,
 // and verify must reach the same list from the bundle alone.
 func TestReleaseLicenceExcludedPurposes(t *testing.T) {
 	ctx := context.Background()
 	r, clk := newTestRegistry(t)
-	v2 := consent.DefaultDocument()
-	v2.Version, v2.Revision, v2.Supersedes = "v2", consent.RevisionMajor, "v1"
-	v2.ChangedPurposes = []string{"commercial.product"}
-	v2.Summary += "\nChanged: products built with your recordings may be sold abroad."
-	if _, err := r.AddDocument(ctx, v2); err != nil {
+	if _, err := r.AddDocument(ctx, majorRevision("v2", "v1", "commercial.product")); err != nil {
 		t.Fatal(err)
 	}
 	samples := []SampleInput{
@@ -102,12 +121,7 @@ func TestReleaseLicenceExcludedPurposes(t *testing.T) {
 func TestMajorRevisionIssuesNotices(t *testing.T) {
 	ctx := context.Background()
 	r, clk := newTestRegistry(t)
-	if _, err := r.Register(ctx, &Batch{Samples: []SampleInput{voiceSample("A", wavBytes(16000, 4000, 1), 16000)}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Grant(ctx, "A", GrantInput{Document: "v1", Tiers: []string{"commercial"}, Modalities: []string{"voice"}}); err != nil {
-		t.Fatal(err)
-	}
+	grantCommercialVoice(t, r, "A", 1)
 	clk.advance(time.Hour)
 	res, err := r.BuildRelease(ctx, ReleaseSpec{Purpose: "commercial.product", Out: filepath.Join(t.TempDir(), "rel")})
 	if err != nil {
@@ -118,11 +132,7 @@ func TestMajorRevisionIssuesNotices(t *testing.T) {
 	}
 	clk.advance(time.Hour)
 
-	v2 := consent.DefaultDocument()
-	v2.Version, v2.Revision, v2.Supersedes = "v2", consent.RevisionMajor, "v1"
-	v2.ChangedPurposes = []string{"commercial.product"}
-	v2.Summary += "\nChanged: products built with your recordings may be sold abroad."
-	if _, err := r.AddDocument(ctx, v2); err != nil {
+	if _, err := r.AddDocument(ctx, majorRevision("v2", "v1", "commercial.product")); err != nil {
 		t.Fatal(err)
 	}
 	_, notices, err := r.ReleaseStatus(ctx, res.Release.ID)
@@ -148,20 +158,13 @@ func TestMajorRevisionIssuesNotices(t *testing.T) {
 func TestRevisionOfRevisedDocumentRejected(t *testing.T) {
 	ctx := context.Background()
 	r, _ := newTestRegistry(t)
-	revision := func(version, supersedes string) consent.Document {
-		d := consent.DefaultDocument()
-		d.Version, d.Revision, d.Supersedes = version, consent.RevisionMajor, supersedes
-		d.ChangedPurposes = []string{"research"}
-		d.Summary += "\nChanged: research " + version + "."
-		return d
-	}
-	if _, err := r.AddDocument(ctx, revision("v2", "v1")); err != nil {
+	if _, err := r.AddDocument(ctx, majorRevision("v2", "v1", "research")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.AddDocument(ctx, revision("v3", "v2")); err != nil {
+	if _, err := r.AddDocument(ctx, majorRevision("v3", "v2", "research")); err != nil {
 		t.Fatal(err)
 	}
-	_, err := r.AddDocument(ctx, revision("b1", "v1"))
+	_, err := r.AddDocument(ctx, majorRevision("b1", "v1", "research"))
 	if err == nil {
 		t.Fatal("a second revision of v1 was accepted")
 	}
@@ -177,9 +180,7 @@ func TestRevisionOfRevisedDocumentRejected(t *testing.T) {
 func TestMajorRevisionEffectiveLaterRejected(t *testing.T) {
 	ctx := context.Background()
 	r, clk := newTestRegistry(t)
-	v2 := consent.DefaultDocument()
-	v2.Version, v2.Revision, v2.Supersedes = "v2", consent.RevisionMajor, "v1"
-	v2.ChangedPurposes = []string{"research"}
+	v2 := majorRevision("v2", "v1", "research")
 	v2.Effective = clk.now().AddDate(0, 0, 2).Format(time.DateOnly)
 	if _, err := r.AddDocument(ctx, v2); err == nil || !strings.Contains(err.Error(), "register it on or after "+v2.Effective) {
 		t.Errorf("major revision effective in two days: %v", err)
@@ -196,12 +197,7 @@ func TestMajorRevisionEffectiveLaterRejected(t *testing.T) {
 func TestNarrowerRevisionNoticesBroadRelease(t *testing.T) {
 	ctx := context.Background()
 	r, clk := newTestRegistry(t)
-	if _, err := r.Register(ctx, &Batch{Samples: []SampleInput{voiceSample("A", wavBytes(16000, 4000, 1), 16000)}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Grant(ctx, "A", GrantInput{Document: "v1", Tiers: []string{"commercial"}, Modalities: []string{"voice"}}); err != nil {
-		t.Fatal(err)
-	}
+	grantCommercialVoice(t, r, "A", 1)
 	clk.advance(time.Hour)
 	before, err := r.BuildRelease(ctx, ReleaseSpec{Purpose: "commercial", Out: filepath.Join(t.TempDir(), "before")})
 	if err != nil {
@@ -209,17 +205,9 @@ func TestNarrowerRevisionNoticesBroadRelease(t *testing.T) {
 	}
 	clk.advance(time.Hour)
 
-	revise := func(version, supersedes string) {
-		t.Helper()
-		d := consent.DefaultDocument()
-		d.Version, d.Revision, d.Supersedes = version, consent.RevisionMajor, supersedes
-		d.ChangedPurposes = []string{"commercial.product"}
-		d.Summary += "\nChanged: products " + version + "."
-		if _, err := r.AddDocument(ctx, d); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := r.AddDocument(ctx, majorRevision("v2", "v1", "commercial.product")); err != nil {
+		t.Fatal(err)
 	}
-	revise("v2", "v1")
 	_, notices, err := r.ReleaseStatus(ctx, before.Release.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +225,9 @@ func TestNarrowerRevisionNoticesBroadRelease(t *testing.T) {
 		t.Fatalf("release after the revision excludes %v", after.Trailer.ExcludedPurposes)
 	}
 	clk.advance(time.Hour)
-	revise("v3", "v2")
+	if _, err := r.AddDocument(ctx, majorRevision("v3", "v2", "commercial.product")); err != nil {
+		t.Fatal(err)
+	}
 	if _, notices, err := r.ReleaseStatus(ctx, after.Release.ID); err != nil || len(notices) != 0 {
 		t.Errorf("notices on a release that already prohibited product use: %+v, %v", notices, err)
 	}
