@@ -98,7 +98,8 @@ func TestConsentLifecycleOnRealData(t *testing.T) {
 	}
 	mustContain(t, c.run("release", "status", bundle1), "acknowledged by acme")
 
-	// A folder whose build stopped before the bundle was written says so.
+	// Verify of a folder whose build stopped before the bundle was written
+	// names the release to export.
 	stopped := filepath.Join(t.TempDir(), "stopped")
 	if err := release.MarkPending(stopped, "r-stopped"); err != nil {
 		t.Fatal(err)

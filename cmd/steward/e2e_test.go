@@ -260,7 +260,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		}, pub, "datasheet.md was modified"},
 		"removed manifest": {func(t *testing.T, d string) {
 			os.Remove(filepath.Join(d, "manifest.json"))
-		}, pub, "holds no manifest.json"},
+		}, pub, "contains no manifest.json"},
 		"private key given": {func(t *testing.T, d string) {}, filepath.Join(c.dir, "log.key"), "private signing key"},
 	}
 	for name, tc := range tampers {

@@ -221,7 +221,7 @@ func checkBundleFolder(dir string) error {
 		return fmt.Errorf("%s is not a release bundle folder: pass the folder steward release build wrote, or write one with steward release export RELEASE --out DIR", dir)
 	}
 	if _, err := os.Stat(filepath.Join(dir, release.ManifestFile)); err != nil {
-		return fmt.Errorf("%s holds no %s, so it is not a release bundle: pass the folder steward release build wrote", dir, release.ManifestFile)
+		return fmt.Errorf("%s contains no %s, so it is not a release bundle: pass the folder steward release build wrote", dir, release.ManifestFile)
 	}
 	return nil
 }

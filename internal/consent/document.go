@@ -106,7 +106,7 @@ func ParseDocument(raw []byte, name string) (Document, error) {
 			err = fmt.Errorf("field %q is given twice: keep one value", path)
 		}
 		if _, tokErr := dec.Token(); err == nil && !errors.Is(tokErr, io.EOF) {
-			err = fmt.Errorf("unexpected data after the first JSON object: a file holds one document")
+			err = fmt.Errorf("unexpected data after the first JSON object: a file contains one document")
 		}
 	} else {
 		raw = bytes.TrimPrefix(raw, []byte("\ufeff"))

@@ -413,7 +413,7 @@ func sniffBinary(b []byte) error {
 	case bytes.HasPrefix(head, []byte("RIFF")) && bytes.Contains(head, []byte("WAVE")):
 		return fmt.Errorf("the file is a WAV recording, not a tabular text file: declare format wav")
 	case bytes.IndexByte(head, 0) >= 0:
-		return fmt.Errorf("the file holds binary data, not tabular text: check the declared format")
+		return fmt.Errorf("the file contains binary data, not tabular text: check the declared format")
 	}
 	return nil
 }

@@ -176,7 +176,8 @@ func TestRevisionOfRevisedDocumentRejected(t *testing.T) {
 	}
 }
 
-// A major revision that nobody can sign yet would stop use at once.
+// A major revision that cannot be signed before its effective date would
+// stop use at once, so it is rejected until that date.
 func TestMajorRevisionEffectiveLaterRejected(t *testing.T) {
 	ctx := context.Background()
 	r, clk := newTestRegistry(t)
@@ -192,8 +193,8 @@ func TestMajorRevisionEffectiveLaterRejected(t *testing.T) {
 }
 
 // A revision of a narrower purpose ends the licence of a broader release
-// that allowed it, so that release gets a notice too; a release built
-// after the revision, whose licence prohibits the purpose, does not.
+// that allowed it, so that release gets a notice too. A release built
+// after the revision already prohibits the purpose and gets none.
 func TestNarrowerRevisionNoticesBroadRelease(t *testing.T) {
 	ctx := context.Background()
 	r, clk := newTestRegistry(t)

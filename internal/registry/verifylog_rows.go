@@ -139,7 +139,7 @@ func tokenFields(role, participant, licensee, org string) fieldsDigest {
 	return digestOf([]string{role, participant, licensee, org})
 }
 
-// participantState is what the participant events say about one
+// participantState is the state the participant events record for one
 // participant: the digest of their latest attributes, and whether they
 // were erased.
 type participantState struct {
@@ -170,8 +170,9 @@ func participantStates(events map[uint64]eventRef) map[string]participantState {
 }
 
 // checkParticipantRow compares a participant row with the participant's
-// events: an erased participant's row must say so, and the attributes of
-// anyone else must have the digest their latest event logged.
+// events: an erased participant's row must be marked erased, and the
+// attributes of anyone else must have the digest their latest event
+// logged.
 func checkParticipantRow(p storage.Participant, states map[string]participantState, rep *LogReport) {
 	st := states[p.Pseudonym]
 	switch {

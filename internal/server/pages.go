@@ -160,7 +160,7 @@ func (s *Server) pageHome(w http.ResponseWriter, r *http.Request, p principal) e
 // only when the button is pressed, so a mail scanner that fetches the link
 // does not use it up.
 func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request, p principal) error {
-	// A link that can no longer sign in says so at once, rather than
+	// A link that can no longer sign in is reported at once, rather than
 	// showing a button that fails.
 	if token := r.URL.Query().Get("token"); token != "" {
 		if err := s.reg.CheckSignInLink(r.Context(), token); errors.Is(err, registry.ErrUnauthenticated) {

@@ -105,7 +105,7 @@ func TestSignInLinkWorksOnce(t *testing.T) {
 		t.Fatal("no session cookie after sign-in")
 	}
 
-	// Opening a used link says so at once, without a sign-in button.
+	// Opening a used link reports it at once, without a sign-in button.
 	again := browserless(t)
 	resp, page := get(t, again, link)
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(page, "already used or has expired") {
@@ -295,7 +295,7 @@ func TestConsentPageUsesParticipantsForm(t *testing.T) {
 	}
 }
 
-// A grant through the API under a form revised since says which purposes
+// A grant through the API under a form revised since lists the purposes
 // it does not cover.
 func TestGrantUnderRevisedFormNotes(t *testing.T) {
 	h := newHarness(t)
@@ -346,10 +346,10 @@ func TestConsentPageNarrowForm(t *testing.T) {
 	if !regexp.MustCompile(`value="research:video"[^>]* checked`).MatchString(page) {
 		t.Fatalf("research use of video, granted under rehab1, is not shown as given:\n%s", page)
 	}
-	var kept []string
+	var stillAllowed []string
 	for _, m := range regexp.MustCompile(`value="([a-z]+:[a-z]+)"[^>]*checked`).FindAllStringSubmatch(page, -1) {
 		if m[1] != "research:video" {
-			kept = append(kept, m[1])
+			stillAllowed = append(stillAllowed, m[1])
 		}
 	}
 	history := func() []consent.Record {
@@ -362,7 +362,7 @@ func TestConsentPageNarrowForm(t *testing.T) {
 
 	// A save asking for a use the form does not offer records nothing.
 	before := len(history())
-	bad := url.Values{"csrf": {csrf}, "allow": append(slices.Clone(kept), "clinical:video")}
+	bad := url.Values{"csrf": {csrf}, "allow": append(slices.Clone(stillAllowed), "clinical:video")}
 	if resp, _ := post(t, c, h.ts.URL+"/me/consent", bad); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("save with clinical video under rehab1: %d, want 400", resp.StatusCode)
 	}
@@ -371,7 +371,7 @@ func TestConsentPageNarrowForm(t *testing.T) {
 	}
 
 	// Unticking the box withdraws it.
-	if resp, _ := post(t, c, h.ts.URL+"/me/consent", url.Values{"csrf": {csrf}, "allow": kept}); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := post(t, c, h.ts.URL+"/me/consent", url.Values{"csrf": {csrf}, "allow": stillAllowed}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("save without research video: %d", resp.StatusCode)
 	}
 	records := history()

@@ -242,8 +242,8 @@ func (s *Server) withdraw(w http.ResponseWriter, r *http.Request, p principal) e
 	if err := decodeJSON(w, r, s.cfg.MaxJSONBytes, &req); err != nil {
 		return err
 	}
-	// Leaving a list out withdraws everything; null is what an encoder
-	// writes for an empty list, so it is refused like [].
+	// Leaving a list out withdraws everything. Encoders write an empty
+	// list as null, so null is rejected like [].
 	for _, l := range []struct {
 		name string
 		list optionalList
