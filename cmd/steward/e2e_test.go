@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -109,6 +110,10 @@ func TestRealDataFlow(t *testing.T) {
 
 	out := c.run("import", "gaitpdb", sharedData(t, "physionet-gaitpdb"))
 	mustContain(t, out, "7 samples registered", "JuCo10")
+	first := regexp.MustCompile(`(?m)^registered (GaPt03_01\.txt .* at log index \d+)$`).FindStringSubmatch(out)
+	if first == nil {
+		t.Fatalf("no registration line for GaPt03_01.txt in:\n%s", out)
+	}
 	out = c.run("import", "wfdb", sharedData(t, "physionet-gaitndd"))
 	mustContain(t, out, "5 samples registered", "skipped")
 	out = c.run("import", "bids", sharedData(t, "bids-motion-dualtask"))
@@ -117,6 +122,8 @@ func TestRealDataFlow(t *testing.T) {
 	// A second import of the same folder registers nothing new.
 	out = c.run("import", "gaitpdb", sharedData(t, "physionet-gaitpdb"))
 	mustContain(t, out, "0 samples registered, 7 already present")
+	// It names the original sample and log index of each file.
+	mustContain(t, out, "already registered "+first[1])
 
 	c.run("consent", "grant", "GaPt03", "--document", "v1", "--tiers", "research,commercial", "--modalities", "pressure")
 	c.run("consent", "grant", "JuPt03", "--document", "v1", "--tiers", "research", "--modalities", "pressure")
